@@ -1,0 +1,62 @@
+/*
+ * log.h - the lock-protected logger.
+ *
+ * One process-wide logger writes to stderr (and optionally a file).  A
+ * call checks the level first, formats the whole line into a local buffer
+ * (timestamp, level, worker id, tag, message), escapes control characters,
+ * redacts credentials (Authorization, X-Auth-Token, X-Subject-Token,
+ * vmware-api-session-id, Cookie/Set-Cookie, password/secret/token fields)
+ * and then holds one mutex only for a single write(2) per destination.
+ * Lines never interleave.
+ *
+ * Threading: every function is safe from any thread, except
+ * vs_log_setup() and vs_log_teardown(), which run before and after the
+ * threads.  The worker id is thread-local (vs_log_set_worker).
+ */
+#ifndef VS_LOG_H
+#define VS_LOG_H
+
+#include "provider.h" /* enum vs_log_level */
+
+enum vs_log_format {
+	VS_LOG_TEXT = 0, /* 2026-11-25T17:40:44.123Z INFO [w3] osp-lab: msg */
+	VS_LOG_JSON,     /* {"ts":..,"level":..,"worker":..,"tag":..,"msg":..} */
+};
+
+struct vs_log_opts {
+	enum vs_log_level level;
+	enum vs_log_format format;
+	int fd;                 /* destination, usually 2; -1 for none */
+	const char *file;       /* optional extra file, appended; NULL none */
+	int timestamps;         /* 0 to leave them out (journald) */
+};
+
+/*
+ * Configure the process logger.  Before any call it logs INFO text to
+ * stderr.  Returns VS_ERR with err filled if file cannot be opened.
+ */
+int vs_log_setup(const struct vs_log_opts *opts, struct vs_error *err);
+void vs_log_teardown(void);
+/* Reopen the log file (after logrotate). */
+int vs_log_reopen(struct vs_error *err);
+
+int vs_log_enabled(enum vs_log_level level);
+void vs_log(enum vs_log_level level, const char *tag, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void vs_logv(enum vs_log_level level, const char *tag, const char *fmt,
+	     va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* Thread-local worker id shown in lines; -1 (the default) shows none. */
+void vs_log_set_worker(int id);
+
+/* Parse "error|warn|info|debug|trace"; -1 when unknown. */
+int vs_log_level_parse(const char *s, enum vs_log_level *out);
+
+/*
+ * Copy src into dst (size dstsz, always NUL-terminated) with control
+ * characters escaped (\n, \t, \xNN) and credentials redacted.  Exposed
+ * for the report writers and the tests.
+ */
+void vs_log_sanitize(char *dst, size_t dstsz, const char *src);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * pool.h - a fixed pool of worker threads with a starmap.
+ *
+ * vs_pool_starmap() runs fn once per element of an array of argument
+ * tuples and returns every status in input order, as Python's
+ * Pool.starmap does.  Each worker owns a context made once by ctx_new
+ * (each worker keeps its own curl handle there) and passes it to fn.
+ *
+ * Optional groups bound concurrency per key (a provider's
+ * max_concurrency) without stalling other groups: a worker takes the
+ * next not-yet-started task whose group is below its limit, so a
+ * saturated group never blocks a free worker while other work waits.
+ *
+ * Cancellation is cooperative: after vs_pool_cancel() no new task starts;
+ * tasks not started come back as VS_POOL_NOT_RUN; running tasks finish
+ * (fn may poll vs_pool_cancelled()).
+ *
+ * Threading: vs_pool_starmap() is called by one thread at a time (the
+ * owner).  vs_pool_cancel() and vs_pool_cancelled() are safe from any
+ * thread, including a signal-watching thread (not from a signal handler).
+ * fn runs with no pool lock held and must not call back into the pool
+ * except vs_pool_cancelled().
+ */
+#ifndef VS_POOL_H
+#define VS_POOL_H
+
+#include <stddef.h>
+
+#include "provider.h"
+
+#define VS_POOL_NOT_RUN (-1000) /* status of a task cancelled before start */
+
+struct vs_pool;
+
+typedef void *(*vs_pool_ctx_new_fn)(int worker_index, void *udata);
+typedef void (*vs_pool_ctx_free_fn)(void *ctx);
+/* A task: returns a status stored in the caller's results array. */
+typedef int (*vs_pool_fn)(void *ctx, void *arg);
+
+/*
+ * Start n_workers threads (>= 1).  ctx_new may be NULL (ctx is NULL) or
+ * return NULL to fail the creation.  Returns NULL with err filled.
+ */
+struct vs_pool *vs_pool_new(int n_workers, vs_pool_ctx_new_fn ctx_new,
+			    vs_pool_ctx_free_fn ctx_free, void *udata,
+			    struct vs_error *err);
+/* Stop and join the workers, free the contexts; NULL is fine. */
+void vs_pool_free(struct vs_pool *pool);
+int vs_pool_workers(const struct vs_pool *pool);
+
+struct vs_pool_groups {
+	/* Group index of an argument, < n_groups. */
+	size_t (*group_of)(const void *arg, void *udata);
+	void *udata;
+	const unsigned int *limits; /* per group; 0 means no limit */
+	size_t n_groups;
+};
+
+/*
+ * Run fn over args[0..n) (each argument is args + i * arg_size) and wait
+ * for all; results[i] receives fn's return value or VS_POOL_NOT_RUN.
+ * groups may be NULL.  Returns the number of tasks that ran.
+ */
+size_t vs_pool_starmap(struct vs_pool *pool, vs_pool_fn fn, void *args,
+		       size_t n, size_t arg_size, int *results,
+		       const struct vs_pool_groups *groups);
+
+void vs_pool_cancel(struct vs_pool *pool);
+int vs_pool_cancelled(const struct vs_pool *pool);
+/* Clear the cancellation flag before the next starmap. */
+void vs_pool_reset_cancel(struct vs_pool *pool);
+
+/* Most tasks seen running at once since vs_pool_new (for tests, bench). */
+int vs_pool_max_in_flight(const struct vs_pool *pool);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * report.h - the plan and report model, its JSON form and renderers.
+ *
+ * One model serves a plan (what would be deleted and what is kept) and a
+ * report (the same plus one outcome per planned VM).  select fills the
+ * plan part, sweep the outcomes; the writers turn it into JSON (atomic:
+ * temporary file, fsync, rename), a text table or a summary; the reader
+ * loads a plan or report file back (for apply, retry and report).
+ *
+ * Ownership: every string in the model is owned by it and freed by
+ * vs_report_release().  vm and provider_index are links into the run's
+ * inventory; they are NULL / (size_t)-1 in a model read from a file.
+ * Not thread-safe: sweep's workers each write only their own vms[i].
+ */
+#ifndef VS_REPORT_H
+#define VS_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "provider.h"
+
+#define VS_REPORT_SCHEMA_VERSION 1
+
+enum vs_outcome {
+	VS_OUT_NONE = 0,        /* planned, not yet run (a plan) */
+	VS_OUT_DELETED,
+	VS_OUT_ALREADY_ABSENT,
+	VS_OUT_REQUESTED,       /* accepted, not confirmed in time */
+	VS_OUT_FAILED,
+	VS_OUT_PRETEND,         /* dry run */
+	VS_OUT_NOT_ATTEMPTED,   /* signal, deadline, circuit breaker */
+	VS_OUT_PROTECTED,       /* the platform refused: locked, protected */
+	VS_OUT_COUNT
+};
+
+/* Stable names: "deleted", "already_absent", ... ("planned" for NONE). */
+const char *vs_outcome_name(enum vs_outcome o);
+int vs_outcome_parse(const char *name, enum vs_outcome *out);
+
+struct vs_report_vm {
+	char *provider;          /* instance name */
+	char *id;
+	char *name;
+	int64_t created;         /* Unix seconds or VS_TIME_UNKNOWN */
+	enum vs_age_source age_source;
+	char **rules;            /* names of the rules that selected it */
+	size_t n_rules;
+	char *reason;            /* human text: why it was selected */
+
+	enum vs_outcome outcome;
+	int attempts;            /* delete attempts (HTTP retries not counted) */
+	int rounds_failed;       /* failed rounds before the final outcome */
+	int64_t started_ms;      /* 0 when not started */
+	int64_t finished_ms;
+	struct vs_error error;   /* for failed, requested, not_attempted,
+				    protected; cls NONE otherwise */
+
+	const struct vs_vm *vm;  /* link into the inventory, or NULL */
+	size_t provider_index;   /* index in providers[], or (size_t)-1 */
+};
+
+struct vs_report_kept {
+	char *provider;
+	char *id;
+	char *name;
+	char *reason;
+};
+
+struct vs_report_provider {
+	char *name;
+	char *type;
+	long listed;             /* -1 when the listing failed */
+	long selected;
+	long kept;
+	long outcomes[VS_OUT_COUNT];
+	struct vs_error error;   /* why it could not be opened or listed */
+};
+
+struct vs_report {
+	int schema_version;
+	int is_plan;             /* a plan file, not a report */
+	char *run_id;
+	int dry_run;
+	int64_t created_ms;      /* plan: when made; report: run start */
+	int64_t finished_ms;
+	char *version;
+	char *config_path;
+	char *retry_of;          /* report this run retried, or NULL */
+
+	struct vs_report_provider *providers;
+	size_t n_providers;
+	struct vs_report_vm *vms;
+	size_t n_vms, alloc_vms;
+	struct vs_report_kept *kept;
+	size_t n_kept, alloc_kept;
+};
+
+void vs_report_init(struct vs_report *r);
+void vs_report_release(struct vs_report *r);
+
+/* Append a provider summary, a planned VM or a kept VM (copies strings).
+ * Return the new entry, or NULL when out of memory. */
+struct vs_report_provider *vs_report_add_provider(struct vs_report *r,
+						  const char *name,
+						  const char *type);
+struct vs_report_vm *vs_report_add_vm(struct vs_report *r, const char *provider,
+				      const struct vs_vm *vm, size_t provider_index);
+struct vs_report_kept *vs_report_add_kept(struct vs_report *r,
+					  const char *provider,
+					  const struct vs_vm *vm,
+					  const char *reason);
+/* Add a rule name to vm (copied). */
+int vs_report_vm_add_rule(struct vs_report_vm *vm, const char *rule);
+
+/* Recount providers[].selected/kept/outcomes from vms[] and kept[]. */
+void vs_report_tally(struct vs_report *r);
+
+/*
+ * Write the model as JSON: a plan (is_plan) or a report.  path "-" is
+ * stdout; anything else is written atomically (temporary file in the
+ * same directory, fsync, rename, fsync of the directory).
+ */
+int vs_report_write_json(const struct vs_report *r, const char *path,
+			 struct vs_error *err);
+/* Read a plan or report file; errors name the file and the field. */
+int vs_report_read_json(struct vs_report *r, const char *path,
+			struct vs_error *err);
+
+/* The plan as a table: provider, VM, age, rules/reason; then kept. */
+void vs_report_print_plan(const struct vs_report *r, FILE *out);
+/* Provider x outcome table, then each failure with its details. */
+void vs_report_print_summary(const struct vs_report *r, FILE *out);
+
+/* The exit code the report implies: 1 if any VM failed or is only
+ * requested (unconfirmed) or not attempted, else 0. */
+int vs_report_exit_code(const struct vs_report *r);
+
+#endif
