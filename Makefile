@@ -65,7 +65,8 @@ UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 TSAN_TESTS := $(filter pool queue log http sweep,$(UNIT_TESTS))
 
 # Every unit test links the module it is named after plus these; a test
-# needing more declares DEPS_<module>.
+# needing more declares DEPS_<module> (a core module name, or a path
+# without .c such as providers/osp/osp_parse).
 COMMON := buf error timeutil log
 DEPS_http   := http
 DEPS_config := config
@@ -78,7 +79,7 @@ obj = $(B)/$(1)/obj/$(2).o
 
 # ---------------------------------------------------------------------
 
-.PHONY: all check unit tsan integration lint format install uninstall \
+.PHONY: certs all check unit tsan integration lint format install uninstall \
 	clean deps demo bench conformance fuzz soak
 all: $(B)/vmsweep $(foreach p,$(PROVIDERS),$(B)/providers/vmsweep-$(p).so) \
 	$(if $(SIM_SRC),$(B)/vmsweep-sim)
@@ -108,7 +109,8 @@ $(eval $(call binary_rules,asan,$(B)/asan/vmsweep))
 define provider_rules
 $(2)/providers/vmsweep-$(3).so: $(foreach s,$(wildcard providers/$(3)/*.c),$(call obj,$(1),$(basename $(s))))
 	@mkdir -p $$(@D)
-	$$(CC) -shared $(FLAVOUR_$(1)) $$(LDFLAGS) -o $$@ $$^ \
+	$$(CC) -shared $(FLAVOUR_$(1)) $$(LDFLAGS) \
+		-Wl,--version-script=providers/provider.map -o $$@ $$^ \
 		$(call pkg_libs,jansson yaml-0.1) -lpthread -lm
 endef
 $(foreach p,$(PROVIDERS),$(eval $(call provider_rules,plain,$(B),$(p))))
@@ -128,7 +130,7 @@ $(eval $(call sim_rules,plain,$(B)/vmsweep-sim))
 # Unit tests: build/<flavour>/tests/test_<module>.
 define unit_rules
 $(B)/$(1)/tests/test_$(2): $(call obj,$(1),tests/unit/test_$(2)) \
-	$(foreach m,$(sort $(2) $(COMMON) $(DEPS_$(2))),$(if $(wildcard src/$(m).c),$(call obj,$(1),src/$(m))))
+	$(foreach m,$(sort $(2) $(COMMON) $(DEPS_$(2))),$(if $(wildcard src/$(m).c),$(call obj,$(1),src/$(m)),$(if $(wildcard $(m).c),$(call obj,$(1),$(m)))))
 	@mkdir -p $$(@D)
 	$$(CC) $(FLAVOUR_$(1)) $$(LDFLAGS) -o $$@ $$^ \
 		$(call pkg_libs,$(PKGS) $(TEST_PKGS)) -ldl -lpthread -lm
@@ -148,6 +150,14 @@ $(B)/asan/testplugins/vmsweep-nosym.so: tests/unit/fake_provider.c providers/pro
 	$(CC) $(BASE_CFLAGS) $(FLAVOUR_asan) -fPIC -shared -DFAKE_NOSYM -o $@ $<
 TEST_PLUGINS := $(if $(wildcard tests/unit/fake_provider.c),$(addprefix $(B)/asan/testplugins/vmsweep-,fake.so badabi.so nosym.so))
 
+# Test certificates: a CA, a server certificate it signed for localhost
+# and 127.0.0.1, and a self-signed one nobody trusts.
+CERTS := $(B)/certs/ca.pem $(B)/certs/server.pem $(B)/certs/server.key \
+	$(B)/certs/untrusted.pem $(B)/certs/untrusted.key
+certs: $(CERTS)
+$(CERTS): tests/gen-certs
+	tests/gen-certs $(B)/certs
+
 # ---------------------------------------------------------------------
 # Tests.  tests/run-tests runs each program and prints one closing line
 # "N passed, N failed".
@@ -159,7 +169,7 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1
 
 check: deps
-	$(MAKE) WERROR=1 all $(UNIT_BINS) $(TSAN_BINS) $(TEST_PLUGINS) \
+	$(MAKE) WERROR=1 all certs $(UNIT_BINS) $(TSAN_BINS) $(TEST_PLUGINS) \
 		$(B)/asan/vmsweep $(foreach p,$(PROVIDERS),$(B)/asan/providers/vmsweep-$(p).so)
 	tests/run-tests $(UNIT_BINS) $(TSAN_BINS) $(wildcard tests/integration/test_*.sh)
 
