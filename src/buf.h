@@ -14,7 +14,10 @@
 #include <stddef.h>
 
 #define VS_BUF_TOO_BIG (-2)
-#define VS_BUF_NOMEM (-3)
+#define VS_BUF_NOMEM   (-3)
+
+/* The cap vs_buf_init() uses when given 0. */
+#define VS_BUF_DEFAULT_CAP ((size_t)64 * 1024 * 1024)
 
 struct vs_buf {
 	char *s;
@@ -23,10 +26,20 @@ struct vs_buf {
 	size_t cap; /* the most len may ever be */
 };
 
+/*
+ * Initialise an empty buffer whose len may never pass cap (0 means
+ * VS_BUF_DEFAULT_CAP).  Allocates nothing, cannot fail.
+ */
 void vs_buf_init(struct vs_buf *b, size_t cap);
+/* Free the memory and leave an empty buffer (usable again); NULL is fine. */
 void vs_buf_release(struct vs_buf *b);
 /* Empty the buffer, keeping its memory. */
 void vs_buf_reset(struct vs_buf *b);
+/*
+ * Appends.  Each returns 0, VS_BUF_TOO_BIG when the result would pass the
+ * cap, VS_BUF_NOMEM when out of memory (VS_ERR from the formatted ones on
+ * an encoding error); on failure the buffer is unchanged.
+ */
 int vs_buf_add(struct vs_buf *b, const void *data, size_t len);
 int vs_buf_adds(struct vs_buf *b, const char *s);
 int vs_buf_addc(struct vs_buf *b, char c);
