@@ -8,7 +8,10 @@
 
 #include "provider.h"
 
-/* Stable lower-case name ("auth", "throttled", ...); "none" for NONE. */
+/*
+ * Stable lower-case name ("auth", "throttled", ...); "none" for NONE.  A
+ * value outside the enum (a bug) reads "internal".  Static storage.
+ */
 const char *vs_err_class_name(enum vs_err_class cls);
 /* Inverse of vs_err_class_name; returns -1 for an unknown name. */
 int vs_err_class_parse(const char *name, enum vs_err_class *out);
