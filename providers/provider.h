@@ -29,10 +29,10 @@
 #include <string.h>
 
 #define VS_PROVIDER_ABI_VERSION 1u
-#define VS_PROVIDER_SYMBOL "vmsweep_provider"
+#define VS_PROVIDER_SYMBOL	"vmsweep_provider"
 
 /* Return values shared by every vmsweep function that can fail. */
-#define VS_OK 0
+#define VS_OK  0
 #define VS_ERR (-1)
 
 /* A creation time that is not known. */
@@ -44,21 +44,21 @@
  */
 enum vs_err_class {
 	VS_EC_NONE = 0,
-	VS_EC_AUTH,             /* 401/403, bad credentials, token refused */
-	VS_EC_THROTTLED,        /* 429, overLimit */
-	VS_EC_CONFLICT,         /* 409 or the platform's "wrong state" */
-	VS_EC_LOCKED,           /* VM or its disks locked for now */
-	VS_EC_PROTECTED,        /* the platform refuses: delete protection */
-	VS_EC_NOT_FOUND,        /* 404 where the caller cares */
-	VS_EC_SERVER,           /* 5xx, or an operation that ended in error */
-	VS_EC_CLIENT,           /* other 4xx: we sent something wrong */
-	VS_EC_TRANSPORT,        /* connection refused, reset, DNS */
-	VS_EC_TIMEOUT,          /* connect/total timeout, confirmation timeout */
-	VS_EC_TLS,              /* certificate or handshake failure */
+	VS_EC_AUTH,	 /* 401/403, bad credentials, token refused */
+	VS_EC_THROTTLED, /* 429, overLimit */
+	VS_EC_CONFLICT,	 /* 409 or the platform's "wrong state" */
+	VS_EC_LOCKED,	 /* VM or its disks locked for now */
+	VS_EC_PROTECTED, /* the platform refuses: delete protection */
+	VS_EC_NOT_FOUND, /* 404 where the caller cares */
+	VS_EC_SERVER,	 /* 5xx, or an operation that ended in error */
+	VS_EC_CLIENT,	 /* other 4xx: we sent something wrong */
+	VS_EC_TRANSPORT, /* connection refused, reset, DNS */
+	VS_EC_TIMEOUT,	 /* connect/total timeout, confirmation timeout */
+	VS_EC_TLS,	 /* certificate or handshake failure */
 	VS_EC_INVALID_RESPONSE, /* unparsable or unexpected body */
-	VS_EC_CANCELLED,        /* stopped by a signal or deadline */
-	VS_EC_CONFIG,           /* bad configuration or arguments */
-	VS_EC_INTERNAL,         /* out of memory, a bug */
+	VS_EC_CANCELLED,	/* stopped by a signal or deadline */
+	VS_EC_CONFIG,		/* bad configuration or arguments */
+	VS_EC_INTERNAL,		/* out of memory, a bug */
 };
 
 #define VS_ERROR_MSG_MAX 512
@@ -70,14 +70,14 @@ enum vs_err_class {
 struct vs_error {
 	enum vs_err_class cls;
 	int http_status; /* 0 when no HTTP status applies */
-	int retryable;   /* 1 when trying again later may succeed */
+	int retryable;	 /* 1 when trying again later may succeed */
 	char message[VS_ERROR_MSG_MAX];
 };
 
 /* Fill err (if not NULL and not already set) and return VS_ERR. */
 static inline int vs_error_vset(struct vs_error *err, enum vs_err_class cls,
-				int http_status, int retryable,
-				const char *fmt, va_list ap)
+				int http_status, int retryable, const char *fmt,
+				va_list ap)
 {
 	if (!err || err->cls != VS_EC_NONE)
 		return VS_ERR;
@@ -92,12 +92,11 @@ static inline int vs_error_vset(struct vs_error *err, enum vs_err_class cls,
 }
 
 static inline int vs_error_set(struct vs_error *err, enum vs_err_class cls,
-			       int http_status, int retryable,
-			       const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+			       int http_status, int retryable, const char *fmt,
+			       ...) __attribute__((format(printf, 5, 6)));
 static inline int vs_error_set(struct vs_error *err, enum vs_err_class cls,
-			       int http_status, int retryable,
-			       const char *fmt, ...)
+			       int http_status, int retryable, const char *fmt,
+			       ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -124,7 +123,7 @@ enum vs_power {
 /* Where a VM's age came from. */
 enum vs_age_source {
 	VS_AGE_NONE = 0,  /* unknown: age rules never select the VM */
-	VS_AGE_CREATED,   /* the platform's own creation time */
+	VS_AGE_CREATED,	  /* the platform's own creation time */
 	VS_AGE_FIRST_SEEN /* vmsweep's first-seen record */
 };
 
@@ -134,12 +133,12 @@ struct vs_kv {
 };
 
 struct vs_vm {
-	char *id;          /* the platform's id; opaque, may hold any byte */
+	char *id; /* the platform's id; opaque, may hold any byte */
 	char *name;
-	int64_t created;   /* Unix seconds UTC, or VS_TIME_UNKNOWN */
+	int64_t created; /* Unix seconds UTC, or VS_TIME_UNKNOWN */
 	enum vs_age_source age_source;
 	enum vs_power power;
-	char *status;      /* the platform's own status word, or NULL */
+	char *status;	   /* the platform's own status word, or NULL */
 	char *task_state;  /* e.g. Nova "deleting", or NULL */
 	char *description; /* description/comment text searched for markers */
 	/*
@@ -192,7 +191,8 @@ static inline struct vs_vm *vs_vm_list_push(struct vs_vm_list *l)
 	struct vs_vm *vm;
 	if (l->n == l->alloc) {
 		size_t na = l->alloc ? l->alloc * 2 : 64;
-		struct vs_vm *ni = (struct vs_vm *)realloc(l->items, na * sizeof(*ni));
+		struct vs_vm *ni =
+			(struct vs_vm *)realloc(l->items, na * sizeof(*ni));
 		if (!ni)
 			return NULL;
 		l->items = ni;
@@ -224,32 +224,32 @@ struct vs_http_header {
 };
 
 struct vs_http_request {
-	const char *method;           /* "GET", "POST", "DELETE", ... */
-	const char *url;              /* absolute; ids already percent-encoded */
-	const char *const *headers;   /* "Name: value" lines, NULL-terminated */
-	const char *body;             /* may be NULL */
+	const char *method;	    /* "GET", "POST", "DELETE", ... */
+	const char *url;	    /* absolute; ids already percent-encoded */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated */
+	const char *body;	    /* may be NULL */
 	size_t body_len;
-	const char *basic_user;       /* HTTP Basic auth when not NULL */
+	const char *basic_user; /* HTTP Basic auth when not NULL */
 	const char *basic_password;
-	const char *ca_file;          /* trust anchors; NULL: system store */
-	int insecure;                 /* 1: skip TLS verification (explicit) */
+	const char *ca_file; /* trust anchors; NULL: system store */
+	int insecure;	     /* 1: skip TLS verification (explicit) */
 	/*
 	 * 1 when the request may be sent again after it may have reached the
 	 * server (GET, DELETE of a VM, ...).  0 for POSTs that are not safe to
 	 * repeat; those are retried only when the connection never opened.
 	 */
 	int idempotent;
-	long timeout_ms;              /* total; 0: the client's default */
-	size_t max_body;              /* response cap; 0: the client's default */
+	long timeout_ms; /* total; 0: the client's default */
+	size_t max_body; /* response cap; 0: the client's default */
 };
 
 struct vs_http_response {
 	long status;
-	char *body;                   /* NUL-terminated; owned */
+	char *body; /* NUL-terminated; owned */
 	size_t body_len;
 	struct vs_http_header *headers; /* owned; names as received */
 	size_t n_headers;
-	int attempts;                 /* requests sent, retries included */
+	int attempts; /* requests sent, retries included */
 };
 
 /* ------------------------------------------------------------------ */
@@ -314,8 +314,8 @@ enum vs_key_type {
 	VS_KEY_BOOL,
 	VS_KEY_INT,
 	VS_KEY_DURATION, /* delivered as milliseconds in decimal */
-	VS_KEY_SECRET,   /* set in YAML only as KEY_env or KEY_file */
-	VS_KEY_LIST,     /* a YAML sequence of strings, delivered joined by ',' */
+	VS_KEY_SECRET,	 /* set in YAML only as KEY_env or KEY_file */
+	VS_KEY_LIST, /* a YAML sequence of strings, delivered joined by ',' */
 };
 
 /* A provider-specific configuration key, declared as data. */
@@ -326,11 +326,11 @@ struct vs_key_spec {
 };
 
 struct vs_provider_config {
-	const char *name;        /* instance name, unique in the config */
+	const char *name; /* instance name, unique in the config */
 	const char *type;
-	const char *url;         /* may be NULL for osp with clouds.yaml */
+	const char *url; /* may be NULL for osp with clouds.yaml */
 	const char *username;
-	const char *password;    /* resolved secret, or NULL */
+	const char *password; /* resolved secret, or NULL */
 	const char *ca_file;
 	int insecure;
 	unsigned int max_concurrency;
@@ -347,8 +347,8 @@ struct vs_provider_config {
 };
 
 /* Value of a provider-specific key, or NULL when not configured. */
-static inline const char *vs_provider_config_get(const struct vs_provider_config *c,
-						 const char *key)
+static inline const char *
+vs_provider_config_get(const struct vs_provider_config *c, const char *key)
 {
 	size_t i;
 	for (i = 0; i < c->n_extra; i++)
@@ -362,18 +362,18 @@ static inline const char *vs_provider_config_get(const struct vs_provider_config
 
 /* How a remove or probe ended when it did not fail. */
 enum vs_remove_status {
-	VS_REMOVE_DELETED = 1,    /* gone, confirmed */
-	VS_REMOVE_ABSENT,         /* it was already gone (404) */
-	VS_REMOVE_REQUESTED,      /* accepted; confirm() will tell */
-	VS_REMOVE_PROTECTED,      /* the platform protects it; kept */
-	VS_REMOVE_PRESENT,        /* probe only: exists and looks deletable */
+	VS_REMOVE_DELETED = 1, /* gone, confirmed */
+	VS_REMOVE_ABSENT,      /* it was already gone (404) */
+	VS_REMOVE_REQUESTED,   /* accepted; confirm() will tell */
+	VS_REMOVE_PROTECTED,   /* the platform protects it; kept */
+	VS_REMOVE_PRESENT,     /* probe only: exists and looks deletable */
 };
 
 /* One VM's state as seen by confirm(). */
 enum vs_confirm_state {
-	VS_CONFIRM_PENDING = 0,   /* still there, still being deleted */
-	VS_CONFIRM_GONE,          /* confirmed gone */
-	VS_CONFIRM_FAILED,        /* deletion ended in error; errs[i] says why */
+	VS_CONFIRM_PENDING = 0, /* still there, still being deleted */
+	VS_CONFIRM_GONE,	/* confirmed gone */
+	VS_CONFIRM_FAILED,	/* deletion ended in error; errs[i] says why */
 };
 
 /* Capabilities. */
@@ -382,7 +382,7 @@ enum vs_confirm_state {
 
 struct vs_provider_ops {
 	unsigned int abi_version; /* VS_PROVIDER_ABI_VERSION; must be first */
-	const char *type;         /* "osp", "rhv", "vmware" */
+	const char *type;	  /* "osp", "rhv", "vmware" */
 	const char *description;
 	unsigned int caps;
 	const struct vs_key_spec *keys; /* terminated by {NULL} */
