@@ -17,9 +17,11 @@
  *
  * Threading: vs_pool_starmap() is called by one thread at a time (the
  * owner).  vs_pool_cancel() and vs_pool_cancelled() are safe from any
- * thread, including a signal-watching thread (not from a signal handler).
- * fn runs with no pool lock held and must not call back into the pool
- * except vs_pool_cancelled().
+ * thread, including a signal-watching thread (not from a signal handler)
+ * and fn itself (a circuit breaker).  fn runs with no pool lock held and
+ * must not call back into the pool except vs_pool_cancel() and
+ * vs_pool_cancelled().  Each worker sets its log worker id
+ * (vs_log_set_worker) to its index.
  */
 #ifndef VS_POOL_H
 #define VS_POOL_H
@@ -38,8 +40,12 @@ typedef void (*vs_pool_ctx_free_fn)(void *ctx);
 typedef int (*vs_pool_fn)(void *ctx, void *arg);
 
 /*
- * Start n_workers threads (>= 1).  ctx_new may be NULL (ctx is NULL) or
- * return NULL to fail the creation.  Returns NULL with err filled.
+ * Start n_workers threads (>= 1).  ctx_new(i, udata) is called once per
+ * worker, i in [0, n_workers), in the calling thread before the threads
+ * start; worker i passes that context to every fn it runs.  ctx_new may
+ * be NULL (ctx is NULL) or return NULL to fail the creation.  The pool
+ * owns the contexts and hands each to ctx_free (may be NULL) in
+ * vs_pool_free.  Returns NULL with err filled (class internal).
  */
 struct vs_pool *vs_pool_new(int n_workers, vs_pool_ctx_new_fn ctx_new,
 			    vs_pool_ctx_free_fn ctx_free, void *udata,
@@ -59,13 +65,22 @@ struct vs_pool_groups {
 /*
  * Run fn over args[0..n) (each argument is args + i * arg_size) and wait
  * for all; results[i] receives fn's return value or VS_POOL_NOT_RUN.
- * groups may be NULL.  Returns the number of tasks that ran.
+ * groups may be NULL; group_of runs in the calling thread, once per
+ * argument, and must return an index below n_groups.  Returns the number
+ * of tasks that ran.  If the pool is cancelled (before or during the
+ * call), tasks not yet started are not run.  If the schedule cannot be
+ * allocated nothing runs and an error is logged.
  */
 size_t vs_pool_starmap(struct vs_pool *pool, vs_pool_fn fn, void *args,
 		       size_t n, size_t arg_size, int *results,
 		       const struct vs_pool_groups *groups);
 
+/*
+ * Stop dispatching: no task is picked after this returns.  Running tasks
+ * finish; the current starmap then returns.  Sticky until reset.
+ */
 void vs_pool_cancel(struct vs_pool *pool);
+/* 1 once vs_pool_cancel was called (lock-free). */
 int vs_pool_cancelled(const struct vs_pool *pool);
 /* Clear the cancellation flag before the next starmap. */
 void vs_pool_reset_cancel(struct vs_pool *pool);

@@ -1,0 +1,422 @@
+/*
+ * pool.c - fixed worker threads and the starmap.
+ *
+ * DESIGN: one mutex guards the current job; workers sleep on `work`, the
+ * owner sleeps on `done`.  A worker picks a task under the lock, drops
+ * the lock, runs fn, then takes the lock again to store the result and
+ * release the task's group slot.  fn never runs with the lock held.
+ *
+ * Scheduling is "the earliest not-started task whose group is below its
+ * limit", without scanning: each group keeps its not-started tasks as a
+ * FIFO of indices (one `next` array shared by all groups), and a binary
+ * min-heap holds exactly the groups that are eligible (tasks left and a
+ * free slot), keyed by the index of their first task.  A pick pops the
+ * heap top (O(log groups)); a group that reaches its limit simply leaves
+ * the heap, so it can never make a free worker wait while another group
+ * has work, and it comes back when one of its tasks finishes.  Without
+ * groups there is one unlimited group and the heap is a plain FIFO.
+ *
+ * Cancellation sets an atomic flag, then wakes everyone under the lock;
+ * workers check the flag under the lock before each pick, so no task is
+ * picked after vs_pool_cancel() returns.  Results are pre-filled with
+ * VS_POOL_NOT_RUN, so whatever never ran already says so.
+ */
+#include "pool.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define NONE ((size_t)-1)
+
+struct group {
+	size_t head, tail; /* FIFO of not-started task indices */
+	unsigned int running;
+	unsigned int limit; /* 0: none */
+	int in_heap;
+};
+
+struct job {
+	vs_pool_fn fn;
+	char *args;
+	size_t arg_size;
+	int *results;
+	size_t *next; /* per task: the next task of the same group */
+	struct group *groups;
+	size_t n_groups;
+	size_t *heap; /* eligible groups, min-heap on groups[g].head */
+	size_t heap_len;
+	size_t started;
+	size_t active; /* started and not finished */
+};
+
+struct worker {
+	struct vs_pool *pool;
+	int index;
+	pthread_t thread;
+	void *ctx;
+};
+
+struct vs_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* workers: a task may be pickable, or shutdown */
+	pthread_cond_t done; /* owner: the job may be over */
+	struct job *job;     /* under lock; NULL between starmaps */
+	int shutdown;	     /* under lock */
+	int in_flight;	     /* under lock */
+	atomic_int max_in_flight;
+	atomic_int cancelled;
+	int n_workers;
+	struct worker *workers;
+	vs_pool_ctx_free_fn ctx_free;
+};
+
+/* ------------------------------------------------------------------ */
+/* The eligible-group heap.  All of it runs under the pool lock.         */
+
+static int heap_less(const struct job *j, size_t a, size_t b)
+{
+	return j->groups[j->heap[a]].head < j->groups[j->heap[b]].head;
+}
+
+static void heap_swap(struct job *j, size_t a, size_t b)
+{
+	size_t t = j->heap[a];
+
+	j->heap[a] = j->heap[b];
+	j->heap[b] = t;
+}
+
+static void heap_push(struct job *j, size_t g)
+{
+	size_t i = j->heap_len++;
+
+	j->heap[i] = g;
+	j->groups[g].in_heap = 1;
+	while (i > 0 && heap_less(j, i, (i - 1) / 2)) {
+		heap_swap(j, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static size_t heap_pop(struct job *j)
+{
+	size_t g = j->heap[0], i = 0;
+
+	j->heap[0] = j->heap[--j->heap_len];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < j->heap_len && heap_less(j, l, m))
+			m = l;
+		if (r < j->heap_len && heap_less(j, r, m))
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(j, i, m);
+		i = m;
+	}
+	j->groups[g].in_heap = 0;
+	return g;
+}
+
+static int group_eligible(const struct group *gr)
+{
+	return gr->head != NONE && (!gr->limit || gr->running < gr->limit);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers.                                                               */
+
+static int pickable_nolock(const struct vs_pool *pool)
+{
+	return pool->job && pool->job->heap_len > 0 &&
+	       !atomic_load(&((struct vs_pool *)pool)->cancelled);
+}
+
+/* Take the earliest eligible task; the lock is held and one exists. */
+static size_t pick_nolock(struct vs_pool *pool, size_t *group)
+{
+	struct job *j = pool->job;
+	size_t g = heap_pop(j), i;
+	struct group *gr = &j->groups[g];
+
+	i = gr->head;
+	gr->head = j->next[i];
+	if (gr->head == NONE)
+		gr->tail = NONE;
+	gr->running++;
+	if (group_eligible(gr))
+		heap_push(j, g);
+	j->started++;
+	j->active++;
+	pool->in_flight++;
+	if (pool->in_flight > atomic_load(&pool->max_in_flight))
+		atomic_store(&pool->max_in_flight, pool->in_flight);
+	*group = g;
+	return i;
+}
+
+static void finish_nolock(struct vs_pool *pool, size_t i, size_t g, int rc)
+{
+	struct job *j = pool->job;
+	struct group *gr = &j->groups[g];
+
+	j->results[i] = rc;
+	gr->running--;
+	j->active--;
+	pool->in_flight--;
+	if (!gr->in_heap && group_eligible(gr)) {
+		heap_push(j, g);
+		pthread_cond_signal(&pool->work);
+	}
+	if (j->active == 0 &&
+	    (j->heap_len == 0 || atomic_load(&pool->cancelled)))
+		pthread_cond_signal(&pool->done);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct vs_pool *pool = w->pool;
+
+	vs_log_set_worker(w->index);
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		struct job *j;
+		size_t i, g;
+		int rc;
+
+		while (!pool->shutdown && !pickable_nolock(pool))
+			pthread_cond_wait(&pool->work, &pool->lock);
+		if (pool->shutdown)
+			break;
+		j = pool->job;
+		i = pick_nolock(pool, &g);
+		pthread_mutex_unlock(&pool->lock);
+
+		rc = j->fn(w->ctx, j->args + i * j->arg_size);
+
+		pthread_mutex_lock(&pool->lock);
+		finish_nolock(pool, i, g, rc);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle.                                                            */
+
+/* Stop and join the first n workers. */
+static void stop_workers(struct vs_pool *pool, int n)
+{
+	int i;
+
+	pthread_mutex_lock(&pool->lock);
+	pool->shutdown = 1;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	for (i = 0; i < n; i++)
+		pthread_join(pool->workers[i].thread, NULL);
+}
+
+static void destroy(struct vs_pool *pool)
+{
+	int i;
+
+	for (i = 0; i < pool->n_workers; i++)
+		if (pool->workers[i].ctx && pool->ctx_free)
+			pool->ctx_free(pool->workers[i].ctx);
+	pthread_cond_destroy(&pool->done);
+	pthread_cond_destroy(&pool->work);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool->workers);
+	free(pool);
+}
+
+struct vs_pool *vs_pool_new(int n_workers, vs_pool_ctx_new_fn ctx_new,
+			    vs_pool_ctx_free_fn ctx_free, void *udata,
+			    struct vs_error *err)
+{
+	struct vs_pool *pool = NULL;
+	int i, started = 0;
+
+	if (n_workers < 1) {
+		vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+			     "a pool needs at least one worker, not %d",
+			     n_workers);
+		return NULL;
+	}
+	pool = calloc(1, sizeof(*pool));
+	if (!pool)
+		goto nomem;
+	pool->workers = calloc((size_t)n_workers, sizeof(*pool->workers));
+	if (!pool->workers) {
+		free(pool);
+		goto nomem;
+	}
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	pthread_cond_init(&pool->done, NULL);
+	pool->n_workers = n_workers;
+	pool->ctx_free = ctx_free;
+
+	/* Contexts first, so a failing ctx_new leaves no thread to stop. */
+	for (i = 0; ctx_new && i < n_workers; i++) {
+		pool->workers[i].ctx = ctx_new(i, udata);
+		if (!pool->workers[i].ctx) {
+			vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				     "cannot create the context of worker %d",
+				     i);
+			goto fail;
+		}
+	}
+	for (i = 0; i < n_workers; i++) {
+		pool->workers[i].pool = pool;
+		pool->workers[i].index = i;
+		if (pthread_create(&pool->workers[i].thread, NULL, worker_main,
+				   &pool->workers[i])) {
+			vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				     "cannot start worker thread %d of %d", i,
+				     n_workers);
+			goto fail;
+		}
+		started++;
+	}
+	return pool;
+
+fail:
+	stop_workers(pool, started);
+	destroy(pool);
+	return NULL;
+nomem:
+	vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
+	return NULL;
+}
+
+void vs_pool_free(struct vs_pool *pool)
+{
+	if (!pool)
+		return;
+	stop_workers(pool, pool->n_workers);
+	destroy(pool);
+}
+
+int vs_pool_workers(const struct vs_pool *pool)
+{
+	return pool->n_workers;
+}
+
+/* ------------------------------------------------------------------ */
+/* The starmap.                                                           */
+
+/* Fill the per-group FIFOs and the heap; 0 or VS_ERR (out of memory). */
+static int job_init(struct job *j, size_t n,
+		    const struct vs_pool_groups *groups)
+{
+	size_t i, g;
+
+	j->n_groups = groups && groups->n_groups ? groups->n_groups : 1;
+	j->next = malloc(n * sizeof(*j->next));
+	j->groups = calloc(j->n_groups, sizeof(*j->groups));
+	j->heap = malloc(j->n_groups * sizeof(*j->heap));
+	if (!j->next || !j->groups || !j->heap)
+		return VS_ERR;
+	for (g = 0; g < j->n_groups; g++) {
+		j->groups[g].head = j->groups[g].tail = NONE;
+		j->groups[g].limit =
+			groups && groups->limits ? groups->limits[g] : 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct group *gr;
+
+		g = 0;
+		if (groups && groups->group_of)
+			g = groups->group_of(j->args + i * j->arg_size,
+					     groups->udata);
+		/* A group outside the table is a bug in the caller. */
+		assert(g < j->n_groups);
+		gr = &j->groups[g];
+		j->next[i] = NONE;
+		if (gr->tail == NONE)
+			gr->head = i;
+		else
+			j->next[gr->tail] = i;
+		gr->tail = i;
+	}
+	for (g = 0; g < j->n_groups; g++)
+		if (j->groups[g].head != NONE)
+			heap_push(j, g);
+	return 0;
+}
+
+size_t vs_pool_starmap(struct vs_pool *pool, vs_pool_fn fn, void *args,
+		       size_t n, size_t arg_size, int *results,
+		       const struct vs_pool_groups *groups)
+{
+	struct job j;
+	size_t i, ran = 0;
+
+	for (i = 0; i < n; i++)
+		results[i] = VS_POOL_NOT_RUN;
+	if (n == 0 || atomic_load(&pool->cancelled))
+		return 0;
+
+	memset(&j, 0, sizeof(j));
+	j.fn = fn;
+	j.args = args;
+	j.arg_size = arg_size;
+	j.results = results;
+	if (job_init(&j, n, groups)) {
+		/* Nothing ran; every result already says VS_POOL_NOT_RUN. */
+		vs_log(VS_LOG_ERROR, "pool",
+		       "out of memory scheduling %zu tasks", n);
+		goto out;
+	}
+
+	pthread_mutex_lock(&pool->lock);
+	pool->job = &j;
+	pthread_cond_broadcast(&pool->work);
+	while (!(j.active == 0 &&
+		 (j.heap_len == 0 || atomic_load(&pool->cancelled))))
+		pthread_cond_wait(&pool->done, &pool->lock);
+	pool->job = NULL;
+	ran = j.started;
+	pthread_mutex_unlock(&pool->lock);
+out:
+	free(j.next);
+	free(j.groups);
+	free(j.heap);
+	return ran;
+}
+
+void vs_pool_cancel(struct vs_pool *pool)
+{
+	atomic_store(&pool->cancelled, 1);
+	/*
+	 * Taking the lock orders the flag before any later pick, and wakes
+	 * an owner whose job now ends with tasks not started.
+	 */
+	pthread_mutex_lock(&pool->lock);
+	pthread_cond_broadcast(&pool->done);
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+int vs_pool_cancelled(const struct vs_pool *pool)
+{
+	return atomic_load(&((struct vs_pool *)pool)->cancelled);
+}
+
+void vs_pool_reset_cancel(struct vs_pool *pool)
+{
+	atomic_store(&pool->cancelled, 0);
+}
+
+int vs_pool_max_in_flight(const struct vs_pool *pool)
+{
+	return atomic_load(&((struct vs_pool *)pool)->max_in_flight);
+}
