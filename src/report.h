@@ -119,21 +119,48 @@ void vs_report_tally(struct vs_report *r);
 /*
  * Write the model as JSON: a plan (is_plan) or a report.  path "-" is
  * stdout; anything else is written atomically (temporary file in the
- * same directory, fsync, rename, fsync of the directory).
+ * same directory, fsync, rename, fsync of the directory), creating the
+ * directory (mode 0750) when missing; the file is mode 0640.  Strings
+ * that are not valid UTF-8 are written with U+FFFD in place of the bad
+ * bytes.  Errors name the path and the system's reason.  The format is
+ * docs/report-format.md.
  */
 int vs_report_write_json(const struct vs_report *r, const char *path,
 			 struct vs_error *err);
-/* Read a plan or report file; errors name the file and the field. */
+/*
+ * Read a plan or report file ("-" is stdin) into r, which is
+ * (re)initialised first, so it must not hold anything.  Strict: a wrong
+ * schema_version, a missing field or a wrong type is a one-line error
+ * naming the file and the JSON path ("plan.json: vms[3].id: expected a
+ * string"), class VS_EC_CONFIG.  Unknown fields are ignored (additive
+ * schema changes keep the version).  Files over VS_REPORT_MAX_FILE are
+ * refused.  On failure r is left empty.
+ */
+#define VS_REPORT_MAX_FILE ((size_t)256 * 1024 * 1024)
 int vs_report_read_json(struct vs_report *r, const char *path,
 			struct vs_error *err);
 
-/* The plan as a table: provider, VM, age, rules/reason; then kept. */
+/*
+ * The plan as a table: provider, VM, short id, age (at created_ms), rules;
+ * then the kept VMs with their reasons; then per-provider counts.  Text
+ * that came from a platform is printed with control characters escaped.
+ */
 void vs_report_print_plan(const struct vs_report *r, FILE *out);
-/* Provider x outcome table, then each failure with its details. */
+/*
+ * Provider x outcome table (only outcomes that occurred, plus a total),
+ * then providers that could not be listed, then every VM that makes the
+ * exit code 1 with its error class, HTTP status, message and attempts,
+ * then warnings for VMs that succeeded only after failing a round.
+ */
 void vs_report_print_summary(const struct vs_report *r, FILE *out);
 
 /* The exit code the report implies: 1 if any VM failed or is only
- * requested (unconfirmed) or not attempted, else 0. */
+ * requested (unconfirmed) or not attempted (or, in a report, never got
+ * an outcome at all), else 0.  A plan is always 0. */
 int vs_report_exit_code(const struct vs_report *r);
+
+/* Format an age in seconds compactly: "45s", "12m", "5h12m", "3d4h",
+ * "120d"; a negative age (clock skew) gets a leading '-'. */
+void vs_report_format_age(char *buf, size_t sz, int64_t secs);
 
 #endif
