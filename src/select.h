@@ -30,12 +30,35 @@ struct vs_inventory {
  * kept VMs, in inventory order.  now is Unix seconds.  vms[i].vm points
  * into inv[].vms, so inv must outlive plan's use of those links.
  * Returns VS_ERR with err filled on a bad regex or out of memory.
+ *
+ * Details (docs/report-format.md shows the reasons):
+ * - A rule applies to the providers it names (all when none); its name
+ *   patterns are globs (vs_glob_match) and POSIX extended regexes, both
+ *   honouring case_sensitive.  A rule with no pattern matches nothing.
+ * - Protections, checked first and matched without regard to case:
+ *   cfg->protect_names and the provider's protect_names globs; the
+ *   marker as a tag, a metadata key (any value) or a token of the
+ *   description; the expiry marker (tag "M=DATE", metadata key M, or
+ *   "M=DATE" in the description) until DATE, the latest date winning and
+ *   an unreadable date protecting for good; vm->platform_protection.
+ * - older_than / newer_than compare now - created (strictly); an unknown
+ *   creation time never satisfies them; a power rule never selects a VM
+ *   whose power state is unknown.
+ * - Kept: VMs a rule's pattern matched that are not selected, each with
+ *   a reason; other VMs are only counted in listed.  A warning with the
+ *   count of VMs kept for an unknown age is logged once per provider.
+ * - A failed inventory gives listed = -1 and its error.
+ * - plan->created_ms is set to now when it is 0; providers' selected and
+ *   kept are tallied at the end.
  */
 int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 	      const struct vs_inventory *inv, size_t n_inv, int64_t now,
 	      struct vs_error *err);
 
-/* fnmatch-style glob match ("*", "?", "[...]"), optionally caseless. */
+/*
+ * fnmatch-style glob match ("*", "?", "[...]", "[!...]", "\\" escapes;
+ * bytes, not characters), optionally caseless (ASCII).  1 on a match.
+ */
 int vs_glob_match(const char *pattern, const char *s, int case_sensitive);
 
 #endif
