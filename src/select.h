@@ -56,7 +56,7 @@ int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 	      struct vs_error *err);
 
 /*
- * fnmatch-style glob match ("*", "?", "[...]", "[!...]", "\\" escapes;
+ * fnmatch-style glob match ("*", "?", "[...]", "[!...]", backslash escapes;
  * bytes, not characters), optionally caseless (ASCII).  1 on a match.
  */
 int vs_glob_match(const char *pattern, const char *s, int case_sensitive);
