@@ -319,7 +319,10 @@ static int job_init(struct job *j, size_t n,
 {
 	size_t i, g;
 
-	j->n_groups = groups && groups->n_groups ? groups->n_groups : 1;
+	/* No groups, or an empty table: one unlimited group. */
+	if (groups && (!groups->n_groups || !groups->group_of))
+		groups = NULL;
+	j->n_groups = groups ? groups->n_groups : 1;
 	j->next = malloc(n * sizeof(*j->next));
 	j->groups = calloc(j->n_groups, sizeof(*j->groups));
 	j->heap = malloc(j->n_groups * sizeof(*j->heap));
@@ -334,7 +337,7 @@ static int job_init(struct job *j, size_t n,
 		struct group *gr;
 
 		g = 0;
-		if (groups && groups->group_of)
+		if (groups)
 			g = groups->group_of(j->args + i * j->arg_size,
 					     groups->udata);
 		/* A group outside the table is a bug in the caller. */
