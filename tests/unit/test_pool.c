@@ -175,6 +175,14 @@ static void test_order_and_contexts(void **state)
 	assert_int_equal(vs_pool_starmap(pool, order_fn, args, 0, sizeof(*args),
 					 results, NULL),
 			 0);
+	/* An empty group table means no groups (group_of is not called). */
+	{
+		struct vs_pool_groups none = {NULL, NULL, NULL, 0};
+		assert_int_equal(vs_pool_starmap(pool, order_fn, args, 5,
+						 sizeof(*args), results, &none),
+				 5);
+		assert_int_equal(results[4], 4 * 3 + 1);
+	}
 	assert_true(vs_pool_max_in_flight(pool) >= 1);
 	assert_true(vs_pool_max_in_flight(pool) <= W);
 	vs_pool_free(pool);
