@@ -3,33 +3,62 @@
  *
  * vs_config_load() reads one file with libyaml into a struct vs_config.
  * Keys are declared once as data (key, type, default, bounds, help) in
- * config.c; the loader and `vmsweep config-keys` (docs) follow from that
+ * config.c; the loader, vs_config_init() (the defaults) and
+ * vs_config_write_reference() (docs/configuration.md) all follow from that
  * table.  Loading is strict: an unknown key, a wrong type, a value out of
- * bounds, a missing required key or a duplicate provider name is an error
- * "FILE:LINE:COL: message" in err.  Secrets are only read through
- * KEY_env (an environment variable) or KEY_file (a file), and their value
- * never appears in any message.
+ * bounds, a bad duration, a duplicate key, a missing required key, a
+ * duplicate or unknown provider or rule name, an anchor or alias, or YAML
+ * libyaml cannot parse is an error "FILE:LINE:COL: message" (1-based) in
+ * err, class VS_EC_CONFIG.  An empty file is valid: the defaults and no
+ * providers.  Secrets are only read through KEY_env (an environment
+ * variable) or KEY_file (a file); their value never appears in any message.
+ * Relative ca_file and KEY_file paths are taken relative to the directory
+ * of the configuration file.
  *
  * Provider entries keep keys the core does not know in extra (with their
- * position); vs_config_check_provider_keys() validates them against the
- * provider plugin's key table once the plugin is loaded.
+ * position); vs_config_check_provider_keys() validates and normalises them
+ * against the provider plugin's key table once the plugin is loaded.
  *
  * Ownership: everything hangs off the struct vs_config and is freed by
- * vs_config_release().  Not thread-safe while loading; read-only after.
+ * vs_config_release(); secrets are wiped before they are freed.
+ * Threading: vs_config_load() and vs_config_check_provider_keys() modify
+ * the configuration and run before any thread uses it; afterwards it is
+ * read-only and may be read from any thread.
  */
 #ifndef VS_CONFIG_H
 #define VS_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "provider.h"
 
+/* The YAML shape of a provider-specific value. */
+enum vs_config_node {
+	VS_CONFIG_SCALAR = 0,
+	VS_CONFIG_SEQUENCE, /* of scalars */
+	VS_CONFIG_OTHER,    /* a mapping, or a sequence holding more */
+};
+
 struct vs_config_kv {
+	/*
+	 * key and value as the plugin sees them.  Before
+	 * vs_config_check_provider_keys() they are the key as written and
+	 * the scalar (a sequence joined by ','; "" for anything else); after
+	 * it, the key of a secret loses its _env/_file suffix and the value
+	 * is normalised (secret resolved, bool "true"/"false", integer and
+	 * duration in decimal, duration in milliseconds).
+	 */
 	char *key;
 	char *value;
-	int line, col;   /* 1-based position of the key */
-	int secret;      /* resolved from KEY_env / KEY_file */
+	int line, col; /* 1-based position of the key */
+	int secret;    /* resolved from KEY_env / KEY_file */
+	/* As written in the file; the check always starts from these. */
+	char *yaml_key;
+	char *yaml_value;
+	enum vs_config_node node;
+	int value_line, value_col;
 };
 
 struct vs_config_provider {
@@ -37,29 +66,29 @@ struct vs_config_provider {
 	char *type;
 	char *url;
 	char *username;
-	char *password;          /* resolved secret, or NULL */
-	char *ca_file;
+	char *password; /* resolved secret, or NULL */
+	char *ca_file;	/* made relative to the config's directory */
 	int insecure;
 	unsigned int max_concurrency; /* default 8 */
-	char **protect_names;    /* per-provider protection globs */
+	char **protect_names;	      /* per-provider protection globs */
 	size_t n_protect_names;
 	struct vs_config_kv *extra; /* provider-specific keys */
 	size_t n_extra;
-	int line, col;           /* position of the entry */
+	int line, col; /* position of the entry */
 };
 
 struct vs_config_rule {
 	char *name;
-	char **match;            /* globs */
+	char **match; /* globs */
 	size_t n_match;
-	char **regex;            /* POSIX extended regexes */
+	char **regex; /* POSIX extended regexes (checked at load) */
 	size_t n_regex;
-	int case_sensitive;      /* default 1 */
-	int64_t older_than_ms;   /* -1 when not set */
-	int64_t newer_than_ms;   /* -1 when not set */
-	char **power_states;     /* "on", "off", "suspended"; none = any */
+	int case_sensitive;    /* default 1 */
+	int64_t older_than_ms; /* -1 when not set */
+	int64_t newer_than_ms; /* -1 when not set */
+	char **power_states;   /* "on", "off", "suspended"; none = any */
 	size_t n_power_states;
-	char **providers;        /* provider names; none = all */
+	char **providers; /* provider names; none = all */
 	size_t n_providers;
 	int line, col;
 };
@@ -74,53 +103,78 @@ struct vs_config {
 
 	char **protect_names;
 	size_t n_protect_names;
-	char *protect_marker;        /* default "vmsweep:keep" */
-	char *expiry_marker;         /* default "vmsweep:expires" */
+	char *protect_marker; /* default "vmsweep:keep" */
+	char *expiry_marker;  /* default "vmsweep:expires" */
 
-	long max_deletes;            /* default 200; -1 = unlimited */
+	long max_deletes;	       /* default 200; -1 = unlimited */
 	long max_deletes_per_provider; /* -1 = unlimited */
-	int max_delete_percent;      /* default 50; 100 = unlimited */
+	int max_delete_percent;	       /* default 50; 100 = unlimited */
 
-	int workers;                 /* default 16 */
-	int retry_rounds;            /* default 2 */
-	int64_t retry_delay_ms;      /* default 5s */
+	int workers;		     /* default 16 */
+	int retry_rounds;	     /* default 2 */
+	int64_t retry_delay_ms;	     /* default 5s */
 	int64_t delete_timeout_ms;   /* default 10m */
 	int64_t request_timeout_ms;  /* default 60s */
 	int64_t confirm_interval_ms; /* default 2s */
 
-	char *report_dir;            /* default "./reports" */
-	int report_keep;             /* 0 = keep all */
+	char *report_dir; /* default "./reports" */
+	int report_keep;  /* 0 = keep all */
 
-	int log_level;               /* enum vs_log_level; default INFO */
-	int log_format;              /* enum vs_log_format; default TEXT */
-	char *log_file;              /* NULL = none */
+	int log_level;	/* enum vs_log_level; default INFO */
+	int log_format; /* enum vs_log_format; default TEXT */
+	char *log_file; /* NULL = none */
 };
 
-/* Fill the defaults (what an empty file gives). */
+/*
+ * Fill the defaults (what an empty file gives).  Allocates nothing and
+ * cannot fail; the string defaults point at static storage that
+ * vs_config_release() knows not to free.  A caller that replaces a string
+ * field stores a malloc'ed string.
+ */
 void vs_config_init(struct vs_config *cfg);
+/* Free everything cfg owns and leave it as vs_config_init() does. */
 void vs_config_release(struct vs_config *cfg);
 
-/* Load and validate path; on failure err holds "path:line:col: message". */
+/*
+ * Initialise cfg (calling vs_config_init() first is allowed, not needed),
+ * then load and validate path.  On failure err holds
+ * "path:line:col: message" (or "path: message" when the file cannot be
+ * read), class VS_EC_CONFIG, and cfg holds what was read so far: release
+ * it either way.
+ */
 int vs_config_load(struct vs_config *cfg, const char *path,
 		   struct vs_error *err);
 
 /*
- * Check a provider entry's extra keys against a plugin's key table; an
- * unknown key or a value of the wrong type is "path:line:col: message".
+ * Check a provider entry's extra keys against a plugin's key table
+ * (terminated by {NULL}) and normalise them in place, as described at
+ * struct vs_config_kv.  An unknown key ("unknown key 'x' for provider 'y'
+ * (type t)"), a value of the wrong type, a secret written as a literal, an
+ * unset secret variable or an unreadable secret file is
+ * "path:line:col: message", class VS_EC_CONFIG.  Calling it again is
+ * harmless: it starts from the values as written each time.
  */
 int vs_config_check_provider_keys(const struct vs_config *cfg,
 				  const struct vs_config_provider *p,
 				  const struct vs_key_spec *keys,
 				  struct vs_error *err);
 
+/* The entry named name, or NULL. */
+const struct vs_config_provider *
+vs_config_find_provider(const struct vs_config *cfg, const char *name);
+
 /*
- * Where the configuration is: explicit if not NULL, else $VMSWEEP_CONFIG,
- * else ./vmsweep.yaml if it exists, else /etc/vmsweep/vmsweep.yaml.
- * Returns a pointer to explicit, the environment or a static string.
+ * Where the configuration is: explicit if not NULL, else $VMSWEEP_CONFIG
+ * (when set and not empty), else ./vmsweep.yaml if it exists, else
+ * /etc/vmsweep/vmsweep.yaml.  Returns explicit, the environment's string
+ * or a static string; never NULL.
  */
 const char *vs_config_default_path(const char *explicit_path);
 
-/* Write the key reference (Markdown) generated from the key table. */
+/*
+ * Write the key reference (Markdown: one table per section with every
+ * key's type, default, bounds and help) generated from the key table.
+ */
 void vs_config_write_reference(FILE *out);
 
 #endif
