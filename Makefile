@@ -157,6 +157,8 @@ CERTS := $(B)/certs/ca.pem $(B)/certs/server.pem $(B)/certs/server.key \
 certs: $(CERTS)
 $(CERTS): tests/gen-certs
 	tests/gen-certs $(B)/certs
+# The HTTP tests serve TLS with them (order-only: not linked).
+$(B)/asan/tests/test_http $(B)/tsan/tests/test_http: | $(CERTS)
 
 # ---------------------------------------------------------------------
 # Tests.  tests/run-tests runs each program and prints one closing line
