@@ -74,6 +74,8 @@ DEPS_plugin := plugin config http
 DEPS_select := select report config
 DEPS_report := report
 DEPS_sweep  := sweep select report config plugin http pool queue
+DEPS_osp_parse  := providers/osp/osp_parse providers/osp/osp_util
+DEPS_osp_clouds := providers/osp/osp_clouds providers/osp/osp_util
 
 obj = $(B)/$(1)/obj/$(2).o
 
