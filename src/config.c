@@ -160,13 +160,13 @@ static const struct key_def rule_keys[] = {
 	{.key = "match",
 	 .type = K_LIST,
 	 LIST_AT(R, match),
-	 .help = "Name globs (*, ?, [...]) that select a VM"},
+	 .help = "Name globs (`*`, `?`, `[...]`) that select a VM"},
 	{.key = "regex",
 	 .type = K_LIST,
 	 .flags = KF_REGEX,
 	 LIST_AT(R, regex),
 	 .help = "POSIX extended regular expressions searched for in the "
-		 "name (anchor with ^ and $)"},
+		 "name (anchor with `^` and `$`)"},
 	{.key = "case_sensitive",
 	 .type = K_BOOL,
 	 AT(R, case_sensitive),
@@ -956,14 +956,24 @@ static int node_add(struct ctx *c, struct node *parent, struct node *kid)
 	return 0;
 }
 
+/*
+ * An unquoted value starting with '*' is an alias to YAML, which is the
+ * likeliest way to meet this error ("*-keep"), so say how to fix that.
+ */
 static int anchor_fail(struct ctx *c, const yaml_event_t *ev,
-		       const yaml_char_t *anchor)
+		       const yaml_char_t *anchor, int alias)
 {
 	char qb[QBUF];
+	int line = (int)ev->start_mark.line + 1;
+	int col = (int)ev->start_mark.column + 1;
 
-	return fail(c, (int)ev->start_mark.line + 1,
-		    (int)ev->start_mark.column + 1,
-		    "anchors and aliases are not supported ('%s'); write the "
+	if (alias)
+		return fail(c, line, col,
+			    "anchors and aliases are not supported ('*%s'); "
+			    "quote a value that starts with '*'",
+			    q(qb, (const char *)anchor));
+	return fail(c, line, col,
+		    "anchors and aliases are not supported ('&%s'); write the "
 		    "value out",
 		    q(qb, (const char *)anchor));
 }
@@ -1027,7 +1037,7 @@ static int parse_tree(struct ctx *c, const char *text, size_t len,
 			}
 			break;
 		case YAML_ALIAS_EVENT:
-			anchor_fail(c, &ev, ev.data.alias.anchor);
+			anchor_fail(c, &ev, ev.data.alias.anchor, 1);
 			goto out;
 		case YAML_SCALAR_EVENT:
 			anchor = ev.data.scalar.anchor;
@@ -1054,7 +1064,7 @@ static int parse_tree(struct ctx *c, const char *text, size_t len,
 		}
 		if (nd) {
 			if (anchor) {
-				anchor_fail(c, &ev, anchor);
+				anchor_fail(c, &ev, anchor, 0);
 				goto attach_fail;
 			}
 			if (cur) {
@@ -1975,7 +1985,7 @@ static const char *ref_type(const struct key_def *kd)
 	case K_ENUM:
 		return "one of";
 	case K_LIST:
-		return "list";
+		return "list of strings";
 	case K_SECRET:
 		return "secret";
 	default:
