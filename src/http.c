@@ -28,6 +28,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -55,8 +56,13 @@
 #define EXCERPT_MAX 160
 /* Bounds on the policy, to catch nonsense early. */
 #define MAX_RETRIES_LIMIT 100
-/* Delta-seconds beyond this (about 31 years) are clamped. */
-#define RETRY_AFTER_MAX_S 1000000000LL
+/*
+ * Delta-seconds beyond this (about 31 years, less where long is 32 bits
+ * so that the milliseconds still fit) are clamped.
+ */
+#define RETRY_AFTER_MAX_S                                              \
+	(LONG_MAX / 1000 < 1000000000LL ? (long long)(LONG_MAX / 1000) \
+					: 1000000000LL)
 
 struct vs_http_shared {
 	struct vs_http_policy pol;

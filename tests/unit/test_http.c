@@ -1359,6 +1359,13 @@ int main(void)
 	struct vs_error err;
 	int rc;
 
+	/* Loopback only: a proxy from the environment must not step in. */
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("https_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
 	memset(big_body, 'x', sizeof(big_body));
 	vs_error_clear(&err);
 	if (vs_log_setup(&lo, &err) || vs_http_global_init(&err)) {
