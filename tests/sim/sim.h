@@ -313,10 +313,11 @@ uint64_t sim_random(struct sim *sim);
 
 struct sim_session_info {
 	char user[64];
-	int64_t created;  /* Unix seconds */
-	int64_t last;	  /* Unix seconds of the previous use */
-	unsigned uses;	  /* uses so far, this one included */
-	char project[64]; /* osp: the scoped project id ("" otherwise) */
+	int64_t created;       /* Unix seconds */
+	int64_t last;	       /* Unix seconds of the previous use */
+	unsigned uses;	       /* uses so far, this one included */
+	char project[64];      /* osp: the scoped project id, or "" */
+	char project_name[64]; /* osp: the scoped project name, or "" */
 };
 
 /*
@@ -325,6 +326,10 @@ struct sim_session_info {
  */
 void sim_session_new(struct sim *sim, enum sim_platform p, const char *user,
 		     const char *project, char *tok);
+/* Like sim_session_new() with a project id and name (either NULL). */
+void sim_session_new_scoped(struct sim *sim, enum sim_platform p,
+			    const char *user, const char *project_id,
+			    const char *project_name, char *tok);
 /*
  * Count one request made with tok and check it: SIM_SESSION_OK, or
  * SIM_SESSION_UNKNOWN / SIM_SESSION_EXPIRED (a token expires once it

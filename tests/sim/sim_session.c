@@ -216,6 +216,13 @@ void sim_session_clear(struct sim *sim)
 void sim_session_new(struct sim *sim, enum sim_platform p, const char *user,
 		     const char *project, char *tok)
 {
+	sim_session_new_scoped(sim, p, user, project, NULL, tok);
+}
+
+void sim_session_new_scoped(struct sim *sim, enum sim_platform p,
+			    const char *user, const char *project,
+			    const char *project_name, char *tok)
+{
 	struct sim_core *c = sim->core;
 	struct sim_session *s = calloc(1, sizeof(*s));
 	struct sim_rng r;
@@ -232,6 +239,8 @@ void sim_session_new(struct sim *sim, enum sim_platform p, const char *user,
 	snprintf(s->info.user, sizeof(s->info.user), "%s", user ? user : "");
 	snprintf(s->info.project, sizeof(s->info.project), "%s",
 		 project ? project : "");
+	snprintf(s->info.project_name, sizeof(s->info.project_name), "%s",
+		 project_name ? project_name : "");
 	s->info.created = s->info.last = vs_time_now();
 	pthread_mutex_lock(&c->sess_lock);
 	if (c->nsess >= SESSIONS_MAX)
