@@ -736,7 +736,10 @@ static int make_dirs(const char *dir, struct vs_error *err)
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (mkdir(copy, 0750) != 0 && errno != EEXIST) {
+		/* Some systems say EACCES or EROFS for a directory that exists;
+		 * only a prefix that is not a directory is a failure. */
+		if (mkdir(copy, 0750) != 0 && errno != EEXIST &&
+		    !(stat(copy, &st) == 0 && S_ISDIR(st.st_mode))) {
 			io_error(err, "create directory", copy, errno);
 			goto out;
 		}

@@ -583,8 +583,9 @@ static int protected_by(const struct vs_config *cfg,
 
 static int select_one(struct vs_report *plan, const struct vs_config *cfg,
 		      const struct vs_inventory *inv, size_t pidx,
-		      const struct crule *cr, unsigned char *matched,
-		      char (*pats)[160], int64_t now, struct vs_error *err)
+		      const struct crule *cr, unsigned char *scope,
+		      unsigned char *matched, char (*pats)[160], int64_t now,
+		      struct vs_error *err)
 {
 	const char *prov = inv->provider ? inv->provider->name : NULL;
 	struct vs_buf sel, why;
@@ -594,15 +595,17 @@ static int select_one(struct vs_report *plan, const struct vs_config *cfg,
 
 	vs_buf_init(&sel, REASON_CAP);
 	vs_buf_init(&why, REASON_CAP);
+	for (j = 0; j < cfg->n_rules; j++)
+		scope[j] = (unsigned char)rule_in_scope(&cfg->rules[j], prov);
 	for (i = 0; i < inv->vms.n; i++) {
 		const struct vs_vm *vm = &inv->vms.items[i];
 		const char *name = vm->name ? vm->name : "";
 
 		n_matched = 0;
 		for (j = 0; j < cfg->n_rules; j++) {
-			matched[j] = rule_in_scope(&cfg->rules[j], prov) &&
-				     rule_match(&cr[j], name, pats[j],
-						sizeof(pats[j]));
+			matched[j] =
+				scope[j] && rule_match(&cr[j], name, pats[j],
+						       sizeof(pats[j]));
 			n_matched += matched[j];
 		}
 		if (!n_matched)
@@ -665,7 +668,7 @@ int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 	      struct vs_error *err)
 {
 	struct crule *cr = NULL;
-	unsigned char *matched = NULL;
+	unsigned char *matched = NULL, *scope = NULL;
 	char(*pats)[160] = NULL;
 	struct vs_report_provider *p;
 	size_t i, n_rules = cfg->n_rules;
@@ -673,8 +676,9 @@ int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 
 	cr = calloc(n_rules ? n_rules : 1, sizeof(*cr));
 	matched = calloc(n_rules ? n_rules : 1, 1);
+	scope = calloc(n_rules ? n_rules : 1, 1);
 	pats = calloc(n_rules ? n_rules : 1, sizeof(*pats));
-	if (!cr || !matched || !pats) {
+	if (!cr || !matched || !scope || !pats) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
 		goto out;
 	}
@@ -706,7 +710,7 @@ int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 		}
 		p->listed = (long)inv[i].vms.n;
 		if (select_one(plan, cfg, &inv[i], plan->n_providers - 1, cr,
-			       matched, pats, now, err))
+			       scope, matched, pats, now, err))
 			goto out;
 	}
 	vs_report_tally(plan);
@@ -714,6 +718,7 @@ int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 out:
 	crules_free(cr, n_rules);
 	free(matched);
+	free(scope);
 	free(pats);
 	return ret;
 }
