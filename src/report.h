@@ -23,14 +23,14 @@
 #define VS_REPORT_SCHEMA_VERSION 1
 
 enum vs_outcome {
-	VS_OUT_NONE = 0,        /* planned, not yet run (a plan) */
+	VS_OUT_NONE = 0, /* planned, not yet run (a plan) */
 	VS_OUT_DELETED,
 	VS_OUT_ALREADY_ABSENT,
-	VS_OUT_REQUESTED,       /* accepted, not confirmed in time */
+	VS_OUT_REQUESTED, /* accepted, not confirmed in time */
 	VS_OUT_FAILED,
-	VS_OUT_PRETEND,         /* dry run */
-	VS_OUT_NOT_ATTEMPTED,   /* signal, deadline, circuit breaker */
-	VS_OUT_PROTECTED,       /* the platform refused: locked, protected */
+	VS_OUT_PRETEND,	      /* dry run */
+	VS_OUT_NOT_ATTEMPTED, /* signal, deadline, circuit breaker */
+	VS_OUT_PROTECTED,     /* the platform refused: locked, protected */
 	VS_OUT_COUNT
 };
 
@@ -39,25 +39,25 @@ const char *vs_outcome_name(enum vs_outcome o);
 int vs_outcome_parse(const char *name, enum vs_outcome *out);
 
 struct vs_report_vm {
-	char *provider;          /* instance name */
+	char *provider; /* instance name */
 	char *id;
 	char *name;
-	int64_t created;         /* Unix seconds or VS_TIME_UNKNOWN */
+	int64_t created; /* Unix seconds or VS_TIME_UNKNOWN */
 	enum vs_age_source age_source;
-	char **rules;            /* names of the rules that selected it */
+	char **rules; /* names of the rules that selected it */
 	size_t n_rules;
-	char *reason;            /* human text: why it was selected */
+	char *reason; /* human text: why it was selected */
 
 	enum vs_outcome outcome;
-	int attempts;            /* delete attempts (HTTP retries not counted) */
-	int rounds_failed;       /* failed rounds before the final outcome */
-	int64_t started_ms;      /* 0 when not started */
+	int attempts;	    /* delete attempts (HTTP retries not counted) */
+	int rounds_failed;  /* failed rounds before the final outcome */
+	int64_t started_ms; /* 0 when not started */
 	int64_t finished_ms;
-	struct vs_error error;   /* for failed, requested, not_attempted,
+	struct vs_error error; /* for failed, requested, not_attempted,
 				    protected; cls NONE otherwise */
 
-	const struct vs_vm *vm;  /* link into the inventory, or NULL */
-	size_t provider_index;   /* index in providers[], or (size_t)-1 */
+	const struct vs_vm *vm; /* link into the inventory, or NULL */
+	size_t provider_index;	/* index in providers[], or (size_t)-1 */
 };
 
 struct vs_report_kept {
@@ -70,23 +70,23 @@ struct vs_report_kept {
 struct vs_report_provider {
 	char *name;
 	char *type;
-	long listed;             /* -1 when the listing failed */
+	long listed; /* -1 when the listing failed */
 	long selected;
 	long kept;
 	long outcomes[VS_OUT_COUNT];
-	struct vs_error error;   /* why it could not be opened or listed */
+	struct vs_error error; /* why it could not be opened or listed */
 };
 
 struct vs_report {
 	int schema_version;
-	int is_plan;             /* a plan file, not a report */
+	int is_plan; /* a plan file, not a report */
 	char *run_id;
 	int dry_run;
-	int64_t created_ms;      /* plan: when made; report: run start */
+	int64_t created_ms; /* plan: when made; report: run start */
 	int64_t finished_ms;
 	char *version;
 	char *config_path;
-	char *retry_of;          /* report this run retried, or NULL */
+	char *retry_of; /* report this run retried, or NULL */
 
 	struct vs_report_provider *providers;
 	size_t n_providers;
@@ -101,11 +101,11 @@ void vs_report_release(struct vs_report *r);
 
 /* Append a provider summary, a planned VM or a kept VM (copies strings).
  * Return the new entry, or NULL when out of memory. */
-struct vs_report_provider *vs_report_add_provider(struct vs_report *r,
-						  const char *name,
-						  const char *type);
+struct vs_report_provider *
+vs_report_add_provider(struct vs_report *r, const char *name, const char *type);
 struct vs_report_vm *vs_report_add_vm(struct vs_report *r, const char *provider,
-				      const struct vs_vm *vm, size_t provider_index);
+				      const struct vs_vm *vm,
+				      size_t provider_index);
 struct vs_report_kept *vs_report_add_kept(struct vs_report *r,
 					  const char *provider,
 					  const struct vs_vm *vm,

@@ -20,8 +20,8 @@
 struct vs_inventory {
 	const struct vs_config_provider *provider;
 	const char *type;
-	int ok;                   /* 0 when open or list failed */
-	struct vs_error error;    /* why, when !ok */
+	int ok;		       /* 0 when open or list failed */
+	struct vs_error error; /* why, when !ok */
 	struct vs_vm_list vms;
 };
 

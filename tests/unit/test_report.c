@@ -715,7 +715,8 @@ static void test_hostile_files(void **state)
 		{"null", NULL},
 		{"{\"schema_version\":99999999999999999999999}", "too big"},
 		{"{\"schema_version\":1e999}", NULL},
-		{"{\"schema_version\":1,\"kind\":\"pl\xff\xfe\"}", "decode byte 0xff"},
+		{"{\"schema_version\":1,\"kind\":\"pl\xff\xfe\"}",
+		 "decode byte 0xff"},
 		{"{\"schema_version\":1,\"kind\":\"pl\\u0000an\"}", NULL},
 		{"{\"schema_version\":1,\"schema_version\":1}", "duplicate"},
 		{"{\"schema_version\":1,\"kind\":\"plan\",\"created\":null,"
