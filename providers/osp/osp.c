@@ -74,9 +74,15 @@ static const struct vs_key_spec osp_keys[] = {
 /* ------------------------------------------------------------------ */
 /* Requests.                                                            */
 
+/* Sends of one request when Nova keeps refusing fresh tokens. */
+#define OSP_MAX_SENDS 3
+
 /*
- * One Nova request with the shared token.  A 401 re-authenticates once
- * (shared by all workers) and sends the request again.  0 with resp
+ * One Nova request with the shared token.  A 401 re-authenticates (once
+ * for all workers, see osp_auth.c) and sends the request again.  Real
+ * tokens live for hours, so one retry is what matters; the third send is
+ * for sessions that die within a few requests (a proxy, the simulator's
+ * --session-ttl) while other workers keep renewing them.  0 with resp
  * filled whatever the status, or VS_ERR.
  */
 static int osp_nova_do(struct osp_instance *in, struct vs_http *http,
@@ -92,7 +98,7 @@ static int osp_nova_do(struct osp_instance *in, struct vs_http *http,
 	int attempt, rc = VS_ERR;
 
 	osp_buf_init(&auth, 64 * 1024);
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 0; attempt < OSP_MAX_SENDS; attempt++) {
 		size_t nh = 0;
 
 		if (in->host->cancelled()) {
@@ -131,7 +137,7 @@ static int osp_nova_do(struct osp_instance *in, struct vs_http *http,
 		req.timeout_ms = in->timeout_ms;
 		if (in->host->http_do(http, &req, resp, err))
 			goto out;
-		if (resp->status != 401 || attempt == 1)
+		if (resp->status != 401 || attempt == OSP_MAX_SENDS - 1)
 			break;
 		in->host->http_response_release(resp);
 		memset(resp, 0, sizeof(*resp));
@@ -509,7 +515,8 @@ osp_judge(struct osp_instance *in, struct vs_http *http, const struct vs_vm *vm,
 
 	if (!s || (st && strcmp(st, "DELETED") == 0))
 		return VS_CONFIRM_GONE;
-	if (st && strcmp(st, "SOFT_DELETED") == 0) {
+	/* A forceDelete already under way shows task_state "deleting". */
+	if (st && strcmp(st, "SOFT_DELETED") == 0 && !(ts && *ts)) {
 		struct vs_http_response resp;
 		struct vs_error ferr;
 		long code = 0;
@@ -521,7 +528,7 @@ osp_judge(struct osp_instance *in, struct vs_http *http, const struct vs_vm *vm,
 				return VS_CONFIRM_GONE;
 			if (code != 202 && code != 204 && code != 200)
 				in->host->log(
-					VS_LOG_WARN, in->tag,
+					VS_LOG_DEBUG, in->tag,
 					"force-delete of '%s': HTTP %ld",
 					osp_clean(name, sizeof(name), vm->name),
 					code);
