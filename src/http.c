@@ -17,7 +17,10 @@
  * mutex) ends every wait at once and wall-clock jumps do not stretch one.
  * A transfer already on the wire is not interrupted: it is bounded by its
  * own timeout, and cutting a DELETE in half would leave the caller not
- * knowing whether it happened.
+ * knowing whether it happened.  Only vs_http_shared_abort(), for when the
+ * grace period after a stop signal is over, cuts transfers short: the
+ * progress callback, which libcurl calls at least once a second, reads
+ * the flag and makes the transfer fail.
  *
  * Randomness.  Full jitter needs random numbers in several threads; each
  * handle carries its own xorshift64* state, seeded from the clock, its
@@ -74,6 +77,7 @@ struct vs_http_shared {
 	pthread_cond_t wait_cv;
 	int wait_ready;
 	atomic_int cancelled;
+	atomic_int aborted;
 	atomic_ulong requests;
 	atomic_ulong retries;
 	atomic_ulong connects;
@@ -455,6 +459,7 @@ struct vs_http_shared *vs_http_shared_new(const struct vs_http_policy *p,
 	}
 	sh->wait_ready = 1;
 	atomic_init(&sh->cancelled, 0);
+	atomic_init(&sh->aborted, 0);
 	atomic_init(&sh->requests, 0);
 	atomic_init(&sh->retries, 0);
 	atomic_init(&sh->connects, 0);
@@ -502,6 +507,12 @@ void vs_http_shared_cancel(struct vs_http_shared *sh)
 	pthread_mutex_lock(&sh->wait_mu);
 	pthread_cond_broadcast(&sh->wait_cv);
 	pthread_mutex_unlock(&sh->wait_mu);
+}
+
+void vs_http_shared_abort(struct vs_http_shared *sh)
+{
+	atomic_store(&sh->aborted, 1);
+	vs_http_shared_cancel(sh);
 }
 
 int vs_http_shared_cancelled(const struct vs_http_shared *sh)
@@ -803,6 +814,19 @@ out:
 			goto out;                   \
 	} while (0)
 
+/* Nonzero makes libcurl end the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct vs_http *h = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load_explicit(&h->sh->aborted, memory_order_relaxed);
+}
+
 /*
  * Set every option of one request on a freshly reset handle.  *hl gets
  * the header list, which must outlive the transfer.
@@ -827,6 +851,9 @@ static CURLcode setup(struct vs_http *h, const struct vs_http_request *req,
 	SETOPT(CURLOPT_WRITEDATA, h);
 	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
 	SETOPT(CURLOPT_HEADERDATA, h);
+	SETOPT(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SETOPT(CURLOPT_XFERINFODATA, h);
+	SETOPT(CURLOPT_NOPROGRESS, 0L);
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, pol->connect_timeout_ms);
 	SETOPT(CURLOPT_TIMEOUT_MS,
 	       req->timeout_ms > 0 ? req->timeout_ms : pol->timeout_ms);
@@ -1165,6 +1192,12 @@ int vs_http_do(struct vs_http *h, const struct vs_http_request *req,
 		if (h->nomem) {
 			vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 				     "out of memory");
+			goto out;
+		}
+		if (cc == CURLE_ABORTED_BY_CALLBACK) {
+			vs_error_set(err, VS_EC_CANCELLED, 0, 0,
+				     "%s %s: aborted in flight", t.method,
+				     t.hostport);
 			goto out;
 		}
 

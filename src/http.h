@@ -21,7 +21,8 @@
  *
  * Threading: vs_http_shared_* are called by the owner thread before and
  * after the workers, except vs_http_shared_cancel(),
- * vs_http_shared_cancelled() and vs_http_shared_stats(), safe anywhere
+ * vs_http_shared_abort(), vs_http_shared_cancelled() and
+ * vs_http_shared_stats(), safe anywhere
  * (not in a signal handler).  A struct vs_http is used by one thread at a
  * time; several threads may each use their own struct vs_http attached to
  * the same struct vs_http_shared at once.
@@ -74,6 +75,14 @@ void vs_http_shared_free(struct vs_http_shared *sh);
  * Irreversible.  Safe from any thread, not from a signal handler.
  */
 void vs_http_shared_cancel(struct vs_http_shared *sh);
+/*
+ * vs_http_shared_cancel(), and also end transfers already on the wire
+ * (within about a second): they fail with class cancelled, "aborted in
+ * flight", and whether the server acted on them is unknown.  For when a
+ * grace period is over.  Irreversible.  Safe from any thread, not from a
+ * signal handler.
+ */
+void vs_http_shared_abort(struct vs_http_shared *sh);
 /* 1 once vs_http_shared_cancel() ran.  Safe from any thread. */
 int vs_http_shared_cancelled(const struct vs_http_shared *sh);
 

@@ -1004,6 +1004,64 @@ static void test_cancel_during_backoff(void **state)
 	assert_int_equal(srv_hits(f->srv, P_OK), 0);
 }
 
+struct hold_arg {
+	struct fx *f;
+	const char *method;
+	int rc;
+	struct vs_error err;
+};
+
+static void *hold_worker(void *p)
+{
+	struct hold_arg *a = p;
+	struct vs_http_response resp;
+
+	a->rc = do_req(a->f, a->method, "/hold", 1, &resp, &a->err);
+	if (a->rc == 0)
+		vs_http_response_release(&resp);
+	return NULL;
+}
+
+/*
+ * A cancel leaves a transfer on the wire alone; an abort ends it, long
+ * before the server answers or the request times out, and nothing is
+ * retried.
+ */
+static void test_abort_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct hold_arg a;
+	struct vs_http_response resp;
+	struct vs_error err;
+	pthread_t t;
+	int i;
+
+	vs_http_free(f->h);
+	vs_http_shared_free(f->sh);
+	f->pol.timeout_ms = 60000;
+	fx_client(f);
+	memset(&a, 0, sizeof(a));
+	a.f = f;
+	a.method = "DELETE";
+	assert_int_equal(pthread_create(&t, NULL, hold_worker, &a), 0);
+	for (i = 0; i < 500 && srv_hits(f->srv, P_HOLD) < 1; i++)
+		usleep(10000);
+	assert_int_equal(srv_hits(f->srv, P_HOLD), 1);
+	vs_http_shared_abort(f->sh);
+	assert_true(vs_http_shared_cancelled(f->sh));
+	pthread_join(t, NULL);
+	/* The server still holds the request: only the abort ended it. */
+	assert_int_equal(a.rc, VS_ERR);
+	assert_int_equal(a.err.cls, VS_EC_CANCELLED);
+	assert_non_null(strstr(a.err.message, "aborted in flight"));
+	assert_int_equal(srv_hits(f->srv, P_HOLD), 1);
+	assert_int_equal(stats(f).requests, 1);
+
+	assert_int_equal(do_req(f, "GET", "/ok", 1, &resp, &err), VS_ERR);
+	assert_int_equal(err.cls, VS_EC_CANCELLED);
+	assert_int_equal(srv_hits(f->srv, P_OK), 0);
+}
+
 #define N_THREADS    4
 #define N_PER_THREAD 25
 
@@ -1337,6 +1395,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_during_backoff,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_in_flight, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_threads_share, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_headers_of_final_response,
