@@ -1473,7 +1473,7 @@ static void osp_error(struct sim_req *req, struct sim_resp *resp, int status,
 		char *s;
 
 		snprintf(ra, sizeof(ra), "%u", retry_after);
-		body = json_pack("{s{sisss}}", "overLimit", "code", status,
+		body = json_pack("{s{siss}}", "overLimit", "code", status,
 				 "message", msg);
 		if (retry_after > 0)
 			json_object_set_new(json_object_get(body, "overLimit"),
