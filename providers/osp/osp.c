@@ -661,7 +661,7 @@ static int osp_confirm(void *state, struct vs_http *http,
 {
 	struct osp_instance *in = state;
 	struct osp_confirm_walk w;
-	size_t *unseen = NULL, n_unseen = 0, i;
+	size_t *unseen = NULL, *src = NULL, n_unseen = 0, i;
 	int rc = VS_ERR;
 
 	for (i = 0; i < n; i++) {
@@ -677,7 +677,8 @@ static int osp_confirm(void *state, struct vs_http *http,
 	w.c.order = calloc(n, sizeof(*w.c.order));
 	w.c.found = calloc(n, sizeof(*w.c.found));
 	unseen = calloc(n, sizeof(*unseen));
-	if (!w.c.order || !w.c.found || !unseen) {
+	src = calloc(n, sizeof(*src));
+	if (!w.c.order || !w.c.found || !unseen || !src) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
 			     in->tag);
 		goto out;
@@ -691,10 +692,26 @@ static int osp_confirm(void *state, struct vs_http *http,
 	qsort_r(w.c.order, n, sizeof(*w.c.order), osp_order_cmp, (void *)vms);
 	if (osp_walk(in, http, osp_confirm_page, &w, err))
 		goto out;
+	/* A VM asked about twice shares the one slot the server went to. */
+	for (i = 0; i < n; i++)
+		src[i] = i;
+	for (i = 0; i < n;) {
+		size_t j = i, hit = n, k;
+
+		while (j < n && strcmp(vms[w.c.order[i]]->id,
+				       vms[w.c.order[j]]->id) == 0) {
+			if (w.c.found[w.c.order[j]].vm.id)
+				hit = w.c.order[j];
+			j++;
+		}
+		for (k = i; hit < n && k < j; k++)
+			src[w.c.order[k]] = hit;
+		i = j;
+	}
 	for (i = 0; i < n; i++) {
-		if (w.c.found[i].vm.id) {
-			states[i] = osp_judge(in, http, vms[i], &w.c.found[i],
-					      &errs[i]);
+		if (w.c.found[src[i]].vm.id) {
+			states[i] = osp_judge(in, http, vms[i],
+					      &w.c.found[src[i]], &errs[i]);
 		} else if (w.skipped) {
 			/* An unreadable entry may be this one: ask. */
 			unseen[n_unseen++] = i;
@@ -712,6 +729,7 @@ out:
 	free(w.c.found);
 	free(w.c.order);
 	free(unseen);
+	free(src);
 	return rc;
 }
 
