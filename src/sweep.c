@@ -351,7 +351,9 @@ static int task_inventory(void *ctx, void *arg)
 		if (err.cls == VS_EC_NONE)
 			vs_error_set(&err, VS_EC_INTERNAL, 0, 0,
 				     "open failed without a reason");
-		vs_log(VS_LOG_ERROR, name, "cannot open provider: %s: %s",
+		/* open_only callers (vmsweep check) report it themselves. */
+		vs_log(s->opts.open_only ? VS_LOG_DEBUG : VS_LOG_ERROR, name,
+		       "cannot open provider: %s: %s",
 		       vs_err_class_name(err.cls), err.message);
 		p->error = err;
 		return VS_ERR;

@@ -70,7 +70,8 @@ struct vs_sweep_opts {
 	FILE *summary; /* the text summary at the end; NULL for none */
 	vs_sweep_confirm_fn confirm;
 	void *confirm_udata;
-	/* Only open each provider (vmsweep check): no listing. */
+	/* Only open each provider (vmsweep check): no listing, and open
+	 * failures are left to the caller to report. */
 	int open_only;
 };
 

@@ -1,0 +1,208 @@
+/*
+ * cli_common.c - helpers every subcommand shares: messages, loading the
+ * configuration and the plugins, setting up the logger.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+#include "log.h"
+
+void vs_cli_init(struct vs_cli *cli)
+{
+	memset(cli, 0, sizeof(*cli));
+	cli->log_format = -1;
+	vs_config_init(&cli->cfg);
+}
+
+void vs_cli_release(struct vs_cli *cli)
+{
+	size_t i;
+
+	for (i = 0; i < cli->n_targets; i++)
+		vs_plugin_config_release(&cli->pcs[i]);
+	free(cli->pcs);
+	free(cli->targets);
+	if (cli->plugins_ready)
+		vs_plugin_set_release(&cli->plugins);
+	vs_config_release(&cli->cfg);
+	memset(cli, 0, sizeof(*cli));
+}
+
+void vs_cli_error(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vmsweep: %s\n", line);
+}
+
+int vs_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vmsweep%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "",
+		line);
+	fprintf(stderr, "see 'vmsweep%s%s --help'\n", cmd ? " " : "",
+		cmd ? cmd : "");
+	return VS_EXIT_USAGE;
+}
+
+int vs_cli_bad_option(const char *cmd, int c, char **argv)
+{
+	if (c == ':')
+		return vs_cli_usage_error(cmd, "'%s' needs a value",
+					  argv[optind - 1]);
+	if (optopt)
+		return vs_cli_usage_error(cmd, "unknown option '-%c'", optopt);
+	return vs_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+int vs_cli_parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return VS_ERR;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return VS_ERR;
+	*out = v;
+	return VS_OK;
+}
+
+int vs_cli_push_arg(const char ***list, size_t *n, const char *value)
+{
+	const char **nl = realloc((void *)*list, (*n + 1) * sizeof(*nl));
+
+	if (!nl)
+		return VS_ERR;
+	nl[(*n)++] = value;
+	*list = nl;
+	return VS_OK;
+}
+
+int vs_cli_load_config(struct vs_cli *cli)
+{
+	struct vs_error err;
+	const char *path;
+
+	vs_error_clear(&err);
+	path = vs_config_default_path(cli->config_arg);
+	vs_config_release(&cli->cfg);
+	if (vs_config_load(&cli->cfg, path, &err) != VS_OK) {
+		/* Already "file:line:col: message". */
+		fprintf(stderr, "%s\n", err.message);
+		if (!cli->config_arg && !getenv("VMSWEEP_CONFIG"))
+			vs_cli_error("no configuration given: pass -c FILE "
+				     "or set VMSWEEP_CONFIG");
+		vs_config_release(&cli->cfg);
+		return VS_EXIT_USAGE;
+	}
+	cli->cfg_loaded = 1;
+	return VS_EXIT_OK;
+}
+
+int vs_cli_setup_log(struct vs_cli *cli)
+{
+	struct vs_log_opts lo;
+	struct vs_error err;
+	int level = VS_LOG_INFO;
+
+	memset(&lo, 0, sizeof(lo));
+	vs_error_clear(&err);
+	lo.format = VS_LOG_TEXT;
+	lo.fd = 2;
+	lo.timestamps = 1;
+	if (cli->cfg_loaded) {
+		level = cli->cfg.log_level;
+		lo.format = (enum vs_log_format)cli->cfg.log_format;
+		lo.file = cli->cfg.log_file;
+	}
+	level += cli->verbosity;
+	if (level < VS_LOG_ERROR)
+		level = VS_LOG_ERROR;
+	if (level > VS_LOG_TRACE)
+		level = VS_LOG_TRACE;
+	lo.level = (enum vs_log_level)level;
+	if (cli->log_format >= 0)
+		lo.format = (enum vs_log_format)cli->log_format;
+	if (vs_log_setup(&lo, &err) != VS_OK) {
+		vs_cli_error("%s", err.message);
+		return VS_EXIT_USAGE;
+	}
+	return VS_EXIT_OK;
+}
+
+int vs_cli_init_plugins(struct vs_cli *cli)
+{
+	struct vs_error err;
+
+	if (cli->plugins_ready)
+		return VS_EXIT_OK;
+	vs_error_clear(&err);
+	if (vs_plugin_set_init(&cli->plugins, cli->plugin_dir, &err) != VS_OK) {
+		vs_cli_error("%s", err.message);
+		return VS_EXIT_FAILED;
+	}
+	cli->plugins_ready = 1;
+	return VS_EXIT_OK;
+}
+
+size_t vs_cli_make_targets(struct vs_cli *cli)
+{
+	const struct vs_config *cfg = &cli->cfg;
+	size_t i, problems = 0, n = cfg->n_providers;
+
+	if (vs_cli_init_plugins(cli) != VS_EXIT_OK)
+		return 1;
+	cli->targets = calloc(n ? n : 1, sizeof(*cli->targets));
+	cli->pcs = calloc(n ? n : 1, sizeof(*cli->pcs));
+	if (!cli->targets || !cli->pcs) {
+		vs_cli_error("out of memory");
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		const struct vs_config_provider *cp = &cfg->providers[i];
+		const struct vs_plugin *pl = NULL;
+		struct vs_error err;
+		size_t k = cli->n_targets;
+
+		vs_error_clear(&err);
+		if (vs_plugin_set_get(&cli->plugins, cp->type, &pl, &err) !=
+		    VS_OK) {
+			/* Where in the file, then what the loader said. */
+			fprintf(stderr, "%s:%d:%d: provider '%s': %s\n",
+				cfg->path, cp->line, cp->col, cp->name,
+				err.message);
+			problems++;
+			continue;
+		}
+		if (vs_plugin_make_config(&cli->pcs[k], pl->ops, cfg, cp,
+					  &err) != VS_OK) {
+			fprintf(stderr, "%s\n", err.message);
+			problems++;
+			continue;
+		}
+		cli->targets[k].cp = cp;
+		cli->targets[k].ops = pl->ops;
+		cli->targets[k].pc = &cli->pcs[k];
+		cli->n_targets++;
+	}
+	return problems;
+}
