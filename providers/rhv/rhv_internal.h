@@ -1,0 +1,302 @@
+/*
+ * rhv_internal.h - what the files of the oVirt / RHV provider share.
+ *
+ * The provider is split by responsibility:
+ *   rhv.c        the ops table, open/close, list, remove, probe, confirm
+ *   rhv_auth.c   the SSO token every worker shares, and its renewal
+ *   rhv_parse.c  pure work: settings from the provider keys, URLs, form
+ *                bodies, SSO answers, VM collections, tags, fault bodies
+ *   rhv_util.c   a capped buffer, percent-encoding, string helpers
+ *
+ * Nothing here is exported from the shared object: the version script
+ * keeps only vmsweep_provider, and the pragma below makes every name in
+ * this header hidden as well, so a stray symbol cannot clash with another
+ * provider loaded into the same process.
+ *
+ * Ownership: every char * in the structs below is a heap string owned by
+ * the struct and freed by its _release function.  All functions here are
+ * reentrant; only rhv_auth.c holds shared state (struct rhv_session, with
+ * its own mutex).
+ */
+#ifndef RHV_INTERNAL_H
+#define RHV_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "provider.h"
+
+#pragma GCC visibility push(hidden)
+
+#define RHV_DEFAULT_PAGE_SIZE 500
+#define RHV_MAX_PAGE_SIZE     10000
+/* A listing longer than this many pages is a broken or hostile engine. */
+#define RHV_MAX_PAGES 100000
+/* Longest text taken from a response into an error message. */
+#define RHV_MSG_MAX 240
+/* Used when the configuration gives no delete timeout. */
+#define RHV_DEFAULT_DELETE_TIMEOUT_MS (10L * 60 * 1000)
+
+/* ------------------------------------------------------------------ */
+/* rhv_util.c                                                           */
+
+#define RHV_BUF_TOO_BIG (-2)
+#define RHV_BUF_NOMEM	(-3)
+
+/* A growable NUL-terminated string with a hard cap (s is never NULL). */
+struct rhv_buf {
+	char *s;
+	size_t len, alloc, cap;
+};
+
+void rhv_buf_init(struct rhv_buf *b, size_t cap);
+void rhv_buf_release(struct rhv_buf *b);
+/* Wipe the bytes, then release; for buffers that held a secret. */
+void rhv_buf_release_secret(struct rhv_buf *b);
+/* Appends: 0, RHV_BUF_TOO_BIG or RHV_BUF_NOMEM; unchanged on failure. */
+int rhv_buf_add(struct rhv_buf *b, const void *data, size_t len);
+int rhv_buf_adds(struct rhv_buf *b, const char *s);
+int rhv_buf_addf(struct rhv_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/*
+ * Append s percent-encoded for one URL path segment, query value or form
+ * value: everything but ALPHA, DIGIT, '-', '_' and '~' is encoded.  '.'
+ * is encoded too, so that an id of ".." can never become a dot segment
+ * that a URL normaliser would resolve to the parent collection.
+ */
+int rhv_buf_add_pct(struct rhv_buf *b, const char *s);
+/* Hand over the string (caller frees); NULL when out of memory. */
+char *rhv_buf_detach(struct rhv_buf *b);
+
+/* strdup that accepts NULL (and returns NULL for it). */
+char *rhv_strdup(const char *s);
+/* Free a string after overwriting it; for passwords and tokens. */
+void rhv_free_secret(char *s);
+/*
+ * Copy untrusted text (a VM name, an engine's message) into dst for a
+ * one-line message: line breaks and tabs become spaces, other control
+ * bytes '?', and the copy is cut at dstsz - 1 bytes (with "..." when
+ * cut).  Returns dst.
+ */
+const char *rhv_clean(char *dst, size_t dstsz, const char *s);
+/* Case-insensitive ASCII equality; NULL equals only NULL. */
+int rhv_streq_ci(const char *a, const char *b);
+/* Case-insensitive ASCII substring test. */
+int rhv_contains_ci(const char *hay, const char *needle);
+
+/* ------------------------------------------------------------------ */
+/* rhv_parse.c: settings and URLs.                                      */
+
+enum rhv_auth_mode {
+	RHV_AUTH_SSO = 1,
+	RHV_AUTH_BASIC,
+};
+
+/* The engine's URLs, all derived from the one the user gave. */
+struct rhv_urls {
+	char *base;   /* https://engine[/prefix], no trailing slash */
+	char *api;    /* {base}/ovirt-engine/api */
+	char *sso;    /* {base}/ovirt-engine/sso/oauth/token */
+	char *logout; /* {base}/ovirt-engine/services/sso-logout */
+};
+
+/*
+ * Derive the URLs from what the user wrote: "https://engine",
+ * "https://engine/ovirt-engine" and "https://engine/ovirt-engine/api"
+ * (also ".../api/v4"), with or without trailing slashes, give the same
+ * result; a path before "/ovirt-engine" (a reverse proxy) is kept.  0,
+ * or VS_ERR when url is not http(s), has no host, or carries a query,
+ * a fragment, user information or a control byte (out is then empty).
+ */
+int rhv_urls_make(const char *url, struct rhv_urls *out);
+void rhv_urls_release(struct rhv_urls *u);
+
+struct rhv_settings {
+	enum rhv_auth_mode auth;
+	struct rhv_urls urls;
+	char *username;
+	char *password; /* wiped on release */
+	char *ca_file;	/* NULL: the system store */
+	int insecure;
+	long page_size;
+	char *search; /* the user's search expression, or NULL */
+	int tags;     /* read tags (follow=tags) */
+	int force;    /* DELETE ?force=true */
+	long timeout_ms;
+	long delete_timeout_ms;
+};
+
+/*
+ * Build the settings of instance cfg from its common and provider keys.
+ * Returns VS_ERR with err filled (class config naming the key; internal
+ * when out of memory).  Release with rhv_settings_release either way.
+ */
+int rhv_settings_from_config(const struct vs_provider_config *cfg,
+			     struct rhv_settings *out, struct vs_error *err);
+void rhv_settings_release(struct rhv_settings *s);
+
+/*
+ * One listing URL: {api}/vms?max=N&search=<search >page K[&follow=tags].
+ * search may be NULL.  NULL when out of memory.
+ */
+char *rhv_list_url(const char *api, long max, const char *search, long page,
+		   int follow_tags);
+
+/*
+ * {api}/vms/{id}{suffix} with the id percent-encoded, suffix verbatim
+ * ("", "/stop", "?force=true").  NULL when out of memory.
+ */
+char *rhv_vm_url(const char *api, const char *id, const char *suffix);
+
+/* The SSO form bodies (caller frees with rhv_free_secret); NULL: OOM. */
+char *rhv_sso_body(const char *username, const char *password);
+char *rhv_logout_body(const char *token);
+
+/* ------------------------------------------------------------------ */
+/* rhv_parse.c: answers.                                                */
+
+struct rhv_token {
+	char *access_token;
+	int64_t expires_at; /* Unix seconds, or VS_TIME_UNKNOWN */
+};
+void rhv_token_release(struct rhv_token *t);
+
+/*
+ * Interpret the SSO answer.  200 with an access_token fills out.  The
+ * engine's refusals ({"error_code","error"} or {"error",
+ * "error_description"}, usually HTTP 400) become one line, class auth,
+ * not retryable; a missing endpoint (404) is class config; 5xx server,
+ * retryable; anything else invalid_response.
+ */
+int rhv_token_parse(const char *tag, long status, const char *body, size_t len,
+		    struct rhv_token *out, struct vs_error *err);
+
+/*
+ * The message of a fault body, either shape: top-level {"reason",
+ * "detail"} (GET, DELETE) or {"status":"failed","fault":{"reason",
+ * "detail"}} (actions); also the SSO error shapes.  The detail wins over
+ * the reason; the brackets the engine puts around it are dropped.  ""
+ * when the body holds none of these.  Returns dst.
+ */
+const char *rhv_fault_message(const char *body, size_t len, char *dst,
+			      size_t dstsz);
+
+enum rhv_fault_kind {
+	RHV_FAULT_OTHER = 0,
+	RHV_FAULT_PROTECTED, /* delete protection is enabled */
+	RHV_FAULT_LOCKED,    /* the VM or its disks are locked */
+	RHV_FAULT_RUNNING,   /* not down: "VM is running", "not down" */
+};
+/* What a fault message says, by the engine's wording. */
+enum rhv_fault_kind rhv_fault_kind(const char *message);
+
+/*
+ * An action answer ({"status": "complete" | "pending" | "failed", ...}).
+ * Returns 1 when it says failed (msg filled with the fault's message), 0
+ * otherwise (also for an empty or unreadable body: the HTTP status
+ * already said it worked).
+ */
+int rhv_action_failed(const char *body, size_t len, char *msg, size_t msgsz);
+
+/* The engine's VM status words. */
+enum vs_power rhv_power(const char *status);
+/* A status the VM leaves on its own (image_locked, migrating, ...). */
+int rhv_status_transient(const char *status);
+/* The statuses the engine deletes in: down and unassigned. */
+int rhv_status_deletable(const char *status);
+
+/* One page of GET /vms. */
+struct rhv_page {
+	struct vs_vm *items;
+	unsigned char *no_tags; /* per item: tags asked for, not inlined */
+	size_t n, alloc;
+	size_t skipped;	       /* malformed entries left out */
+	size_t entries;	       /* entries in the page, skipped included */
+	char skip_reason[160]; /* why the first one was left out */
+};
+void rhv_page_release(struct rhv_page *p);
+
+/*
+ * Parse a VM collection ({"vm": [...]}, or {} for none) into out (zeroed
+ * by the caller).  want_tags: read inlined tags ("tags": {"tag": [...]})
+ * and flag entries that have none inlined.  A body that is not a JSON
+ * object, or whose "vm" is not an array, fails with class
+ * invalid_response.  An entry that cannot be read safely (not an object,
+ * no usable id or name, tags of the wrong shape) is left out and
+ * counted in skipped.
+ */
+int rhv_vms_parse(const char *tag, const char *body, size_t len, int want_tags,
+		  struct rhv_page *out, struct vs_error *err);
+
+/*
+ * Parse GET /vms/{id}: one VM object.  0 with out filled (release with
+ * vs_vm_release), or VS_ERR with class invalid_response.
+ */
+int rhv_vm_parse(const char *tag, const char *body, size_t len,
+		 struct vs_vm *out, struct vs_error *err);
+
+/*
+ * Parse GET /vms/{id}/tags ({"tag": [...]} or {}) and append the tag
+ * names to vm.  VS_ERR (class invalid_response) for another shape.
+ */
+int rhv_tags_parse(const char *tag, const char *body, size_t len,
+		   struct vs_vm *vm, struct vs_error *err);
+
+/*
+ * An epoch-millisecond value as the engine sends it (a number, or a
+ * numeric string) in Unix seconds; VS_TIME_UNKNOWN when it is missing,
+ * not a number, not positive or past the year 9999.
+ */
+int64_t rhv_ms_to_time(const char *s);
+
+/* ------------------------------------------------------------------ */
+/* rhv_auth.c: the session every worker shares.                         */
+
+struct rhv_session {
+	const struct vs_host *host;
+	const char *tag;		/* the instance name */
+	const struct rhv_settings *set; /* borrowed from the instance */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Under lock: */
+	char *token;
+	int64_t expires_at;
+	unsigned long gen; /* bumped by each successful authentication */
+	int refreshing;	   /* a worker is re-authenticating */
+	unsigned long attempts_started, attempts_done;
+	struct vs_error last_err; /* why the last refresh failed */
+	/* A refused refresh (bad credentials) is final for its gen. */
+	int dead;
+	unsigned long dead_gen;
+};
+
+int rhv_session_init(struct rhv_session *s, const struct vs_host *host,
+		     const char *tag, const struct rhv_settings *set,
+		     struct vs_error *err);
+/* Revoke the token (best effort, when http is not NULL) and free. */
+void rhv_session_release(struct rhv_session *s, struct vs_http *http);
+
+/* Obtain the first token (open). */
+int rhv_session_login(struct rhv_session *s, struct vs_http *http,
+		      struct vs_error *err);
+
+/*
+ * A copy of the current token (caller frees with rhv_free_secret) and its
+ * generation.  When the token expires within a minute, renew it first.
+ */
+int rhv_session_token(struct rhv_session *s, struct vs_http *http, char **token,
+		      unsigned long *gen, struct vs_error *err);
+
+/*
+ * The token of generation gen was refused: obtain a new one once for all
+ * workers.  The first caller for gen asks the engine; the others wait and
+ * share its result.  0 when a newer token is in place.
+ */
+int rhv_session_refresh(struct rhv_session *s, struct vs_http *http,
+			unsigned long gen, struct vs_error *err);
+
+#pragma GCC visibility pop
+
+#endif
