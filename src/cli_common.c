@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "error.h"
@@ -108,7 +109,8 @@ int vs_cli_load_config(struct vs_cli *cli)
 	if (vs_config_load(&cli->cfg, path, &err) != VS_OK) {
 		/* Already "file:line:col: message". */
 		fprintf(stderr, "%s\n", err.message);
-		if (!cli->config_arg && !getenv("VMSWEEP_CONFIG"))
+		if (!cli->config_arg && !getenv("VMSWEEP_CONFIG") &&
+		    access(path, F_OK) != 0)
 			vs_cli_error("no configuration given: pass -c FILE "
 				     "or set VMSWEEP_CONFIG");
 		vs_config_release(&cli->cfg);
