@@ -1,0 +1,626 @@
+/*
+ * vmw.c - the vSphere provider: the vSphere Automation REST API of
+ * vCenter 6.5 and later, in whichever generation the vCenter speaks
+ * (/api, or the legacy /rest), plus VI/JSON for creation dates.
+ *
+ * Deleting is synchronous on vSphere: a powered-on or suspended VM is
+ * stopped (hard power-off), DELETE returns once the VM is gone, and one
+ * GET confirms the 404.  So remove() never returns REQUESTED and the
+ * provider has no confirm().  vSphere's own protection is a template;
+ * templates do not appear in the REST VM list, and a VM that VI/JSON
+ * reports as a template is marked protected.
+ *
+ * Threading: list and open/close run on one thread; remove and probe run
+ * on many workers with their own struct vs_http.  The only shared mutable
+ * state they touch is the session (vmw_session.c); the rest of the
+ * instance is read-only after open.
+ */
+#include "vmw_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct vs_key_spec vmw_keys[] = {
+	{"datacenters", VS_KEY_LIST,
+	 "list only VMs in these datacenters (ids such as datacenter-21; "
+	 "default: all)"},
+	{"clusters", VS_KEY_LIST,
+	 "list only VMs in these clusters (ids such as domain-c8; default: "
+	 "all)"},
+	{"folders", VS_KEY_LIST,
+	 "list only VMs directly in these VM folders (ids such as "
+	 "group-v1001; default: all)"},
+	{"vi_json", VS_KEY_STRING,
+	 "read creation dates (config.createDate) over VI/JSON, one request "
+	 "per VM: auto (when the vCenter offers it), on (required) or off "
+	 "(ages unknown); default auto"},
+	{"vi_json_release", VS_KEY_STRING,
+	 "VI/JSON API release in the /sdk/vim25/{release}/ paths (default "
+	 "8.0.1.0)"},
+	{"tag_batch", VS_KEY_INT,
+	 "VMs per list-attached-tags-on-objects call, 1-2000 (default 500)"},
+	{NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* Requests.                                                            */
+
+/* One request with token; no re-login. */
+static int vmw_send(struct vmw_instance *in, struct vs_http *http,
+		    const char *method, const char *path, const char *body,
+		    const char *token, const char *what,
+		    struct vs_http_response *resp, struct vs_error *err)
+{
+	struct vs_http_request req;
+	struct vmw_buf auth, url;
+	const char *headers[4];
+	struct vs_error e;
+	size_t nh = 0;
+	int rc = VS_ERR;
+
+	vmw_buf_init(&auth, 64 * 1024);
+	vmw_buf_init(&url, 0);
+	memset(resp, 0, sizeof(*resp));
+	if (in->host->cancelled()) {
+		vs_error_set(err, VS_EC_CANCELLED, 0, 0, "%s: %s: stopped",
+			     in->tag, what);
+		goto out;
+	}
+	if (vmw_buf_addf(&auth, "%s: %s", VMW_SESSION_HEADER, token) ||
+	    vmw_buf_adds(&url, in->base) || vmw_buf_adds(&url, path)) {
+		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: %s: out of memory",
+			     in->tag, what);
+		goto out;
+	}
+	headers[nh++] = auth.s;
+	headers[nh++] = "Accept: application/json";
+	if (body)
+		headers[nh++] = "Content-Type: application/json";
+	headers[nh] = NULL;
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.url = url.s;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	req.ca_file = in->ca_file;
+	req.insecure = in->insecure;
+	/*
+	 * Every call the provider makes may be repeated: reads, a stop of a
+	 * VM that is already off (ALREADY_IN_DESIRED_STATE), a DELETE of a
+	 * VM already gone (404), tag look-ups that are POSTs only by form.
+	 */
+	req.idempotent = 1;
+	req.timeout_ms = in->timeout_ms;
+	vs_error_clear(&e);
+	if (in->host->http_do(http, &req, resp, &e)) {
+		/* The core's message names no provider: add who and what. */
+		vs_error_set(err, e.cls, e.http_status, e.retryable,
+			     "%s: %s: %s", in->tag, what, e.message);
+		memset(resp, 0, sizeof(*resp));
+		goto out;
+	}
+	rc = VS_OK;
+out:
+	vmw_buf_release_secret(&auth);
+	vmw_buf_release(&url);
+	return rc;
+}
+
+int vmw_do_token(struct vmw_instance *in, struct vs_http *http,
+		 const char *method, const char *path, const char *body,
+		 const char *token, const char *what,
+		 struct vs_http_response *resp, struct vs_error *err)
+{
+	unsigned long gen;
+	char *own = NULL;
+	int rc;
+
+	if (!token) {
+		if (vmw_session_token(&in->sess, &own, &gen, err))
+			return VS_ERR;
+		token = own;
+	}
+	rc = vmw_send(in, http, method, path, body, token, what, resp, err);
+	vmw_free_secret(own);
+	return rc;
+}
+
+int vmw_do(struct vmw_instance *in, struct vs_http *http, const char *method,
+	   const char *path, const char *body, const char *what,
+	   struct vs_http_response *resp, struct vs_error *err)
+{
+	char *token = NULL;
+	unsigned long gen = 0;
+	int attempt, rc = VS_ERR;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (vmw_session_token(&in->sess, &token, &gen, err))
+			goto out;
+		rc = vmw_send(in, http, method, path, body, token, what, resp,
+			      err);
+		vmw_free_secret(token);
+		token = NULL;
+		if (rc || resp->status != 401 || attempt == 1)
+			goto out;
+		in->host->http_response_release(resp);
+		memset(resp, 0, sizeof(*resp));
+		rc = VS_ERR;
+		if (vmw_session_refresh(&in->sess, http, gen, err))
+			goto out;
+	}
+out:
+	vmw_free_secret(token);
+	return rc;
+}
+
+int vmw_fail(struct vmw_instance *in, const struct vs_http_response *resp,
+	     const char *what, struct vs_error *err)
+{
+	struct vmw_fault f;
+	enum vs_err_class cls;
+	int retry;
+
+	vmw_fault_parse(resp->body, resp->body_len, &f);
+	vmw_fault_class(resp->status, &f, &cls, &retry);
+	return vs_error_set(err, cls, (int)resp->status, retry,
+			    "%s: %s failed: HTTP %ld%s%s%s%s", in->tag, what,
+			    resp->status, f.type[0] ? " " : "", f.type,
+			    f.message[0] ? ": " : "", f.message);
+}
+
+/* "delete of 'name'" with the untrusted name cleaned and cut. */
+static const char *vmw_what(char *dst, size_t sz, const char *verb,
+			    const struct vs_vm *vm)
+{
+	char name[96];
+
+	snprintf(dst, sz, "%s of '%s'", verb,
+		 vmw_clean(name, sizeof(name), vm->name ? vm->name : vm->id));
+	return dst;
+}
+
+/* {/api|/rest}/vcenter/vm/{id}{suffix}, the id percent-encoded. */
+static char *vmw_vm_path(struct vmw_instance *in, const char *id,
+			 const char *suffix)
+{
+	struct vmw_buf b;
+
+	vmw_buf_init(&b, 64 * 1024);
+	if (vmw_buf_adds(&b,
+			 vmw_session_legacy(&in->sess) ? "/rest" : "/api") ||
+	    vmw_buf_adds(&b, "/vcenter/vm/") || vmw_buf_add_pct(&b, id) ||
+	    vmw_buf_adds(&b, suffix)) {
+		vmw_buf_release(&b);
+		return NULL;
+	}
+	return vmw_buf_detach(&b);
+}
+
+static int vmw_check_vm(struct vmw_instance *in, const struct vs_vm *vm,
+			struct vs_error *err)
+{
+	/* An empty id would address the collection, not a VM. */
+	if (!vm || !vm->id || !*vm->id)
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				    "%s: a VM without an id", in->tag);
+	return VS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Remove and probe.                                                    */
+
+/*
+ * One call on a VM: GET/POST/DELETE of {vm}{suffix}.  0 with *status, or
+ * VS_ERR.  body, when not NULL, receives the response (release it).
+ */
+static int vmw_vm_call(struct vmw_instance *in, struct vs_http *http,
+		       const char *method, const struct vs_vm *vm,
+		       const char *suffix, const char *what, long *status,
+		       struct vs_http_response *resp, struct vs_error *err)
+{
+	char *path = vmw_vm_path(in, vm->id, suffix);
+	int rc;
+
+	if (!path)
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				    "%s: %s: out of memory", in->tag, what);
+	rc = vmw_do(in, http, method, path, NULL, what, resp, err);
+	free(path);
+	if (rc == VS_OK)
+		*status = resp->status;
+	return rc;
+}
+
+/* GET .../power: *found 0 on 404, else *power. */
+static int vmw_power_get(struct vmw_instance *in, struct vs_http *http,
+			 const struct vs_vm *vm, int *found,
+			 enum vs_power *power, struct vs_error *err)
+{
+	struct vs_http_response resp;
+	char what[160];
+	long st;
+	int rc = VS_ERR;
+
+	*found = 0;
+	*power = VS_POWER_UNKNOWN;
+	vmw_what(what, sizeof(what), "power state", vm);
+	if (vmw_vm_call(in, http, "GET", vm, "/power", what, &st, &resp, err))
+		return VS_ERR;
+	if (st == 404) {
+		rc = VS_OK;
+	} else if (st == 200) {
+		rc = vmw_power_parse(in->tag, resp.body, resp.body_len, power,
+				     err);
+		*found = rc == VS_OK;
+	} else {
+		vmw_fail(in, &resp, what, err);
+	}
+	in->host->http_response_release(&resp);
+	return rc;
+}
+
+/* Hard power-off; *found 0 when the VM turned out to be gone. */
+static int vmw_stop(struct vmw_instance *in, struct vs_http *http,
+		    const struct vs_vm *vm, int *found, struct vs_error *err)
+{
+	struct vs_http_response resp;
+	struct vmw_fault f;
+	char what[160];
+	long st;
+	int rc = VS_ERR;
+
+	*found = 1;
+	vmw_what(what, sizeof(what), "power-off", vm);
+	if (vmw_vm_call(in, http, "POST", vm,
+			vmw_session_legacy(&in->sess) ? "/power/stop"
+						      : "/power?action=stop",
+			what, &st, &resp, err))
+		return VS_ERR;
+	vmw_fault_parse(resp.body, resp.body_len, &f);
+	if (st == 200 || st == 204) {
+		rc = VS_OK;
+		in->host->log(VS_LOG_DEBUG, in->tag, "%s done", what);
+	} else if (st == 404) {
+		*found = 0;
+		rc = VS_OK;
+	} else if (vmw_fault_is(&f, "ALREADY_IN_DESIRED_STATE")) {
+		/* Someone else powered it off meanwhile: what we wanted. */
+		rc = VS_OK;
+	} else {
+		vmw_fail(in, &resp, what, err);
+	}
+	in->host->http_response_release(&resp);
+	return rc;
+}
+
+/* Read the power state and stop the VM unless it is off. */
+static int vmw_prepare(struct vmw_instance *in, struct vs_http *http,
+		       const struct vs_vm *vm, int *found, struct vs_error *err)
+{
+	enum vs_power power;
+
+	if (vmw_power_get(in, http, vm, found, &power, err))
+		return VS_ERR;
+	if (!*found)
+		return VS_OK;
+	if (power == VS_POWER_OFF)
+		return VS_OK;
+	return vmw_stop(in, http, vm, found, err);
+}
+
+static int vmw_remove(void *state, struct vs_http *http, const struct vs_vm *vm,
+		      enum vs_remove_status *status, struct vs_error *err)
+{
+	struct vmw_instance *in = state;
+	struct vs_http_response resp;
+	struct vmw_fault f;
+	char what[160];
+	long st;
+	int found, tries, have_resp = 0, rc = VS_ERR;
+
+	if (vmw_check_vm(in, vm, err))
+		return VS_ERR;
+	if (vm->platform_protection) {
+		*status = VS_REMOVE_PROTECTED;
+		return VS_OK;
+	}
+	vmw_what(what, sizeof(what), "delete", vm);
+	if (vmw_prepare(in, http, vm, &found, err))
+		goto out;
+	if (!found) {
+		*status = VS_REMOVE_ABSENT;
+		rc = VS_OK;
+		goto out;
+	}
+	for (tries = 0;; tries++) {
+		if (vmw_vm_call(in, http, "DELETE", vm, "", what, &st, &resp,
+				err))
+			goto out;
+		have_resp = 1;
+		if (st == 200 || st == 204)
+			break;
+		if (st == 404) {
+			*status = VS_REMOVE_ABSENT;
+			rc = VS_OK;
+			goto out;
+		}
+		vmw_fault_parse(resp.body, resp.body_len, &f);
+		/*
+		 * Powered on between our stop and the delete (a HA restart,
+		 * a person): stop it again, once.
+		 */
+		if (tries == 0 &&
+		    vmw_fault_is(&f, "NOT_ALLOWED_IN_CURRENT_STATE")) {
+			in->host->http_response_release(&resp);
+			have_resp = 0;
+			if (vmw_prepare(in, http, vm, &found, err))
+				goto out;
+			if (!found) {
+				*status = VS_REMOVE_ABSENT;
+				rc = VS_OK;
+				goto out;
+			}
+			continue;
+		}
+		vmw_fail(in, &resp, what, err);
+		goto out;
+	}
+	in->host->http_response_release(&resp);
+	have_resp = 0;
+
+	/* DELETE returns when the task ended; one look confirms it. */
+	vmw_what(what, sizeof(what), "confirming the delete", vm);
+	if (vmw_vm_call(in, http, "GET", vm, "", what, &st, &resp, err))
+		goto out;
+	have_resp = 1;
+	if (st == 404) {
+		*status = VS_REMOVE_DELETED;
+		rc = VS_OK;
+	} else if (st == 200) {
+		vs_error_set(err, VS_EC_SERVER, 200, 1,
+			     "%s: %s: the VM is still there after its delete "
+			     "returned",
+			     in->tag, what);
+	} else {
+		vmw_fail(in, &resp, what, err);
+	}
+out:
+	if (have_resp)
+		in->host->http_response_release(&resp);
+	return rc;
+}
+
+static int vmw_probe(void *state, struct vs_http *http, const struct vs_vm *vm,
+		     enum vs_remove_status *status, struct vs_error *err)
+{
+	struct vmw_instance *in = state;
+	struct vs_http_response resp;
+	char what[160];
+	long st;
+	int rc = VS_ERR;
+
+	if (vmw_check_vm(in, vm, err))
+		return VS_ERR;
+	vmw_what(what, sizeof(what), "lookup", vm);
+	if (vmw_vm_call(in, http, "GET", vm, "", what, &st, &resp, err))
+		return VS_ERR;
+	if (st == 404) {
+		*status = VS_REMOVE_ABSENT;
+		rc = VS_OK;
+	} else if (st == 200) {
+		*status = vm->platform_protection ? VS_REMOVE_PROTECTED
+						  : VS_REMOVE_PRESENT;
+		rc = VS_OK;
+	} else {
+		vmw_fail(in, &resp, what, err);
+	}
+	in->host->http_response_release(&resp);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and close.                                                      */
+
+/* Split a comma-joined list key into trimmed, non-empty items. */
+static int vmw_split(const char *s, char ***items, size_t *n)
+{
+	const char *p = s;
+	size_t cap = 1;
+
+	*items = NULL;
+	*n = 0;
+	if (!s || !*s)
+		return VS_OK;
+	for (; *p; p++)
+		cap += *p == ',';
+	*items = calloc(cap, sizeof(**items));
+	if (!*items)
+		return VS_ERR;
+	for (p = s; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *a = p, *b = p + len;
+
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b > a) {
+			if (!((*items)[*n] = strndup(a, (size_t)(b - a))))
+				return VS_ERR;
+			(*n)++;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return VS_OK;
+}
+
+static void vmw_close(void *state, struct vs_http *http)
+{
+	struct vmw_instance *in = state;
+
+	if (!in)
+		return;
+	if (in->sess_ready) {
+		vmw_vi_logout(in, http);
+		vmw_session_release(&in->sess, http);
+	}
+	vmw_ids_free(in->datacenters, in->n_datacenters);
+	vmw_ids_free(in->clusters, in->n_clusters);
+	vmw_ids_free(in->folders, in->n_folders);
+	vmw_strmap_release(&in->tag_names);
+	vmw_strmap_release(&in->tag_category);
+	vmw_strmap_release(&in->category_names);
+	vmw_free_secret(in->vi_token);
+	vmw_free_secret(in->password);
+	free(in->vi_release);
+	free(in->user);
+	free(in->ca_file);
+	free(in->base);
+	free(in->tag);
+	free(in);
+}
+
+/* Read the provider-specific keys into in; VS_ERR with a config error. */
+static int vmw_settings(struct vmw_instance *in,
+			const struct vs_provider_config *cfg,
+			struct vs_error *err)
+{
+	const char *v;
+	size_t len;
+
+	if (!cfg->url || !*cfg->url)
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: url is required (https://vcenter...)",
+				    in->tag);
+	if (strncmp(cfg->url, "https://", 8) != 0 &&
+	    strncmp(cfg->url, "http://", 7) != 0)
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: url must start with https://",
+				    in->tag);
+	if (!cfg->username || !*cfg->username || !cfg->password)
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: username and password (password_env "
+				    "or password_file) are required",
+				    in->tag);
+	len = strlen(cfg->url);
+	while (len > 0 && cfg->url[len - 1] == '/')
+		len--;
+	/* Users paste the API root; the paths below add it themselves. */
+	if (len >= 4 && strncmp(cfg->url + len - 4, "/api", 4) == 0)
+		len -= 4;
+	else if (len >= 5 && strncmp(cfg->url + len - 5, "/rest", 5) == 0)
+		len -= 5;
+	if (!(in->base = strndup(cfg->url, len)) ||
+	    !(in->user = strdup(cfg->username)) ||
+	    !(in->password = strdup(cfg->password)) ||
+	    (cfg->ca_file && !(in->ca_file = strdup(cfg->ca_file))))
+		goto nomem;
+	in->insecure = cfg->insecure;
+	in->timeout_ms = cfg->request_timeout_ms;
+
+	if (vmw_split(vs_provider_config_get(cfg, "datacenters"),
+		      &in->datacenters, &in->n_datacenters) ||
+	    vmw_split(vs_provider_config_get(cfg, "clusters"), &in->clusters,
+		      &in->n_clusters) ||
+	    vmw_split(vs_provider_config_get(cfg, "folders"), &in->folders,
+		      &in->n_folders))
+		goto nomem;
+
+	v = vs_provider_config_get(cfg, "vi_json");
+	if (!v || strcmp(v, "auto") == 0) {
+		in->vi_mode = VMW_VI_UNKNOWN;
+	} else if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0) {
+		in->vi_mode = VMW_VI_UNKNOWN;
+		in->vi_required = 1;
+	} else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0) {
+		in->vi_mode = VMW_VI_OFF;
+	} else {
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: vi_json must be auto, on or off",
+				    in->tag);
+	}
+	v = vs_provider_config_get(cfg, "vi_json_release");
+	if (!v)
+		v = VMW_DEFAULT_VI_RELEASE;
+	/* It becomes a path segment: digits and dots only. */
+	if (!*v || strlen(v) > 32 || strspn(v, "0123456789.") != strlen(v) ||
+	    *v == '.')
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: vi_json_release must look like "
+				    "8.0.1.0",
+				    in->tag);
+	if (!(in->vi_release = strdup(v)))
+		goto nomem;
+
+	in->tag_batch = VMW_DEFAULT_TAG_BATCH;
+	v = vs_provider_config_get(cfg, "tag_batch");
+	if (v) {
+		char *end;
+		long n = strtol(v, &end, 10);
+
+		if (*end || n < 1 || n > VMW_MAX_TAG_BATCH)
+			return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+					    "%s: tag_batch must be 1-%d",
+					    in->tag, VMW_MAX_TAG_BATCH);
+		in->tag_batch = n;
+	}
+	return VS_OK;
+nomem:
+	return vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
+			    in->tag);
+}
+
+static int vmw_open(void **state, const struct vs_provider_config *cfg,
+		    const struct vs_host *host, struct vs_http *http,
+		    struct vs_error *err)
+{
+	struct vmw_instance *in;
+	int rc = VS_ERR;
+
+	*state = NULL;
+	in = calloc(1, sizeof(*in));
+	if (!in || !(in->tag = strdup(cfg->name ? cfg->name : "vmware"))) {
+		free(in);
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				    "vmware: out of memory");
+	}
+	in->host = host;
+	if (vmw_settings(in, cfg, err))
+		goto out;
+	if (vmw_session_init(&in->sess, host, in->tag, in->base, in->user,
+			     in->password, in->ca_file, in->insecure,
+			     in->timeout_ms, err))
+		goto out;
+	in->sess_ready = 1;
+	if (vmw_session_login(&in->sess, http, err))
+		goto out;
+	host->log(VS_LOG_INFO, in->tag, "logged in to %s (%s API)", in->base,
+		  vmw_session_legacy(&in->sess) ? "legacy /rest" : "/api");
+	*state = in;
+	in = NULL;
+	rc = VS_OK;
+out:
+	/* No session was created on failure: nothing to end. */
+	vmw_close(in, NULL);
+	return rc;
+}
+
+__attribute__((visibility("default")))
+const struct vs_provider_ops vmsweep_provider = {
+	.abi_version = VS_PROVIDER_ABI_VERSION,
+	.type = "vmware",
+	.description = "VMware vSphere VMs (vCenter REST /api or /rest)",
+	.caps = VS_CAP_CREATED,
+	.keys = vmw_keys,
+	.open = vmw_open,
+	.list = vmw_list,
+	.remove = vmw_remove,
+	.probe = vmw_probe,
+	.confirm = NULL,
+	.close = vmw_close,
+};
