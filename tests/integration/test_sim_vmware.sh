@@ -246,6 +246,19 @@ def group_main():
     check("legacy folder list is wrapped",
           st == 200 and {f["folder"] for f in j["value"]} == fids, (st, j))
 
+    # Hosts, the last partition a client can split by.
+    st, j, _, _ = call("GET", "/api/vcenter/host", headers=tok)
+    check("host list has {host,name,connection_state,power_state} entries",
+          st == 200 and j and all(set(h) == {"host", "name",
+                                             "connection_state",
+                                             "power_state"} for h in j),
+          (st, j))
+    parts = sum((lst("hosts=" + h["host"])[1] for h in j), [])
+    check("the hosts filter partitions the list",
+          sorted(parts) == sorted(byid), parts)
+    st, j, _, _ = call("GET", "/rest/vcenter/host", headers=ltok)
+    check("legacy host list is wrapped", st == 200 and j["value"], (st, j))
+
     # VM get.
     s_get = sample("vmware_vm_get.json")
     st, j, _, _ = call("GET", "/api/vcenter/vm/vm-101", headers=tok)

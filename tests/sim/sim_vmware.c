@@ -67,6 +67,16 @@ static void vmw_uuid_of(const char *s, uint64_t seed, char out[37])
 		 (unsigned long long)(b & 0xffffffffffffULL));
 }
 
+/*
+ * The host a VM runs on: one of eight, derived from its id, so a client
+ * that must split a folder further can partition by host too.
+ */
+static void vmw_host_of(const struct sim_vm *vm, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "host-%u",
+		 (unsigned)(1001 + vmw_hash(vm->id, 5) % 8));
+}
+
 /* ------------------------------------------------------------------ */
 /* Errors, both generations. */
 
@@ -436,8 +446,11 @@ static void vmw_vm_list(struct sim_req *req, struct sim_resp *resp)
 	pthread_mutex_lock(&inv->lock);
 	for (size_t i = 0; i < inv->n && list != NULL; i++) {
 		struct sim_vm *vm = inv->vms[i];
+		char host[32];
 
+		vmw_host_of(vm, host, sizeof(host));
 		if (vm->gone || vm->is_template ||
+		    !vmw_filter_ok(req, legacy, "hosts", host) ||
 		    !vmw_filter_ok(req, legacy, "vms", vm->id) ||
 		    !vmw_filter_ok(req, legacy, "names", vm->name) ||
 		    !vmw_filter_ok(req, legacy, "folders", vm->folder) ||
@@ -782,6 +795,38 @@ send:
 	for (size_t i = 0; i < nids; i++)
 		free(ids[i]);
 	free(ids);
+	vmw_reply(req, resp, 200, list);
+}
+
+/* GET /api/vcenter/host: the hosts the live VMs run on, in id order. */
+static void vmw_host_list(struct sim_req *req, struct sim_resp *resp)
+{
+	struct sim_inv *inv = &req->sim->inv[SIM_VMWARE];
+	bool legacy = vmw_is_legacy_path(req);
+	bool used[8] = {false};
+	json_t *list;
+
+	if (vmw_auth(req, resp, NULL) < 0)
+		return;
+	pthread_mutex_lock(&inv->lock);
+	for (size_t i = 0; i < inv->n; i++)
+		if (!inv->vms[i]->gone)
+			used[vmw_hash(inv->vms[i]->id, 5) % 8] = true;
+	pthread_mutex_unlock(&inv->lock);
+	list = json_array();
+	for (unsigned k = 0; k < 8; k++) {
+		char id[32], name[64];
+
+		snprintf(id, sizeof(id), "host-%u", 1001 + k);
+		snprintf(name, sizeof(name), "esx%02u.lab.example.com", k + 1);
+		if (!used[k] || !vmw_filter_ok(req, legacy, "hosts", id) ||
+		    !vmw_filter_ok(req, legacy, "names", name))
+			continue;
+		json_array_append_new(
+			list, json_pack("{s:s,s:s,s:s,s:s}", "host", id, "name",
+					name, "connection_state", "CONNECTED",
+					"power_state", "POWERED_ON"));
+	}
 	vmw_reply(req, resp, 200, list);
 }
 
@@ -1266,6 +1311,7 @@ static const struct sim_route vmw_routes_modern[] = {
 	{"GET", "/api/vcenter/vm/{vm}/power", NULL, vmw_power_get},
 	{"POST", "/api/vcenter/vm/{vm}/power", NULL, vmw_power_post},
 	{"GET", "/api/vcenter/folder", NULL, vmw_folder_list},
+	{"GET", "/api/vcenter/host", NULL, vmw_host_list},
 	{"POST", "/api/cis/tagging/tag-association", NULL, vmw_tag_association},
 	{"GET", "/api/cis/tagging/tag", NULL, vmw_tag_list},
 	{"GET", "/api/cis/tagging/tag/{tag}", NULL, vmw_tag_get},
@@ -1289,6 +1335,7 @@ static const struct sim_route vmw_routes_legacy[] = {
 	{"POST", "/rest/vcenter/vm/{vm}/power/{action}", NULL,
 	 vmw_power_post_legacy},
 	{"GET", "/rest/vcenter/folder", NULL, vmw_folder_list},
+	{"GET", "/rest/vcenter/host", NULL, vmw_host_list},
 	{"POST", "/rest/com/vmware/cis/tagging/tag-association", NULL,
 	 vmw_tag_association},
 	{"GET", "/rest/com/vmware/cis/tagging/tag", NULL, vmw_tag_list},
