@@ -76,6 +76,7 @@ DEPS_report := report
 DEPS_sweep  := sweep select report config plugin http pool queue
 DEPS_osp_parse  := providers/osp/osp_parse providers/osp/osp_util
 DEPS_osp_clouds := providers/osp/osp_clouds providers/osp/osp_util
+DEPS_vmw_parse  := providers/vmware/vmw_parse providers/vmware/vmw_util
 DEPS_rhv_parse  := providers/rhv/rhv_parse providers/rhv/rhv_util
 DEPS_osp_auth   := providers/osp/osp_auth providers/osp/osp_parse providers/osp/osp_clouds providers/osp/osp_util
 
