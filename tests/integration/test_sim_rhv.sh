@@ -414,6 +414,21 @@ def group_main():
     fault("clear=1")
 
 
+def group_logout():
+    auth = bearer()
+    check("the token works before logout",
+          call("GET", API + "/vms", headers=auth)[0] == 200)
+    tok = auth["Authorization"][7:]
+    st, j, _, _ = call("POST", "/ovirt-engine/services/sso-logout",
+                       form={"scope": "ovirt-app-api", "token": tok})
+    check("sso-logout is 200 without an error key",
+          st == 200 and isinstance(j, dict) and "error" not in j, (st, j))
+    check("the token is dead after logout",
+          call("GET", API + "/vms", headers=auth)[0] == 401)
+    st, j, _, _ = call("GET", "/ovirt-engine/services/sso-logout?token=nope")
+    check("logging out an unknown token is harmless", st == 200, st)
+
+
 def group_ttl():
     auth = bearer()
     codes = [call("GET", API + "/vms", headers=auth)[0] for _ in range(3)]
@@ -473,6 +488,7 @@ run_group() {
 
 sim_start --inventory "$IT_TMP/inv.json" --delete-polls 2 && run_group main
 sim_start --generate rhv=10 --session-ttl 2 && run_group ttl
+sim_start --generate rhv=10 && run_group logout
 sim_start --generate rhv=500 --seed 3 --delete-polls 0 && run_group fast
 sim_stop
 

@@ -299,6 +299,20 @@ static void rhv_sso_token(struct sim_req *req, struct sim_resp *resp)
 				"exp", exp, "token_type", "bearer"));
 }
 
+/*
+ * /ovirt-engine/services/sso-logout (form or query "token"): ends the
+ * token.  The SDKs only look for an "error" key in the answer, and an
+ * unknown token is not one, so logout is idempotent: always 200 {}.
+ */
+static void rhv_sso_logout(struct sim_req *req, struct sim_resp *resp)
+{
+	char tok[SIM_TOKEN_MAX + 8];
+
+	if (rhv_sso_param(req, "token", tok, sizeof(tok)))
+		sim_session_end(req->sim, SIM_RHV, tok);
+	sim_resp_json(resp, 200, json_object());
+}
+
 /* ------------------------------------------------------------------ */
 /* Rendering VMs. */
 
@@ -1221,6 +1235,8 @@ static void rhv_vm_stop(struct sim_req *req, struct sim_resp *resp)
 
 static const struct sim_route rhv_routes[] = {
 	{"POST", "/ovirt-engine/sso/oauth/token", NULL, rhv_sso_token},
+	{"POST", "/ovirt-engine/services/sso-logout", NULL, rhv_sso_logout},
+	{"GET", "/ovirt-engine/services/sso-logout", NULL, rhv_sso_logout},
 	RHV_ROUTE("GET", "", rhv_api_root),
 	RHV_ROUTE("GET", "/vms", rhv_vm_list),
 	RHV_ROUTE("GET", "/tags", rhv_tags_list),
