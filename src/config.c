@@ -982,7 +982,7 @@ static int scalar_node(struct ctx *c, const yaml_event_t *ev, struct node **out)
 {
 	const char *v = (const char *)ev->data.scalar.value;
 	size_t len = ev->data.scalar.length;
-	struct node *nd;
+	struct node *nd = NULL;
 
 	if (node_new(c, N_SCALAR, ev, &nd) != 0)
 		return VS_ERR;

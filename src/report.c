@@ -1045,7 +1045,7 @@ static int rd_error(struct rd *rd, json_t *o, const char *prefix,
 	json_t *v;
 	char *msg = NULL, sub[256];
 	int64_t status;
-	int retryable, ret = VS_ERR;
+	int retryable = 0, ret = VS_ERR;
 
 	vs_error_clear(e);
 	v = json_object_get(o, key);
