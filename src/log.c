@@ -12,7 +12,17 @@
  *
  * Settings other than the level are written by vs_log_setup() and
  * vs_log_teardown() only, before and after the threads, so they are read
- * without the lock.  The level is atomic because vs_log_enabled() is
+ * without the lock.
+ *
+ * Journal mode (stderr connected to journald): the line for the fd
+ * starts with a syslog priority "<N>" and carries no timestamp, since
+ * journald adds both; the file, if any, still gets timestamped lines, so
+ * such a line is formatted twice.
+ *
+ * The terminal hook lets the progress line share the terminal: the
+ * logger calls it with the mutex held just before a line goes to the fd
+ * (it erases the progress line), and the progress thread redraws through
+ * vs_log_with_lock(), so a redraw never lands inside a log line.  The level is atomic because vs_log_enabled() is
  * called from everywhere and costs must stay near zero when disabled.
  */
 #include "log.h"
@@ -25,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "timeutil.h"
@@ -42,6 +53,10 @@ static struct {
 	int file_fd; /* under lock: vs_log_reopen swaps it */
 	char *file_path;
 	int timestamps;
+	int journal;
+	/* Under lock. */
+	void (*tty_hook)(void *udata);
+	void *tty_udata;
 } g = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.level = VS_LOG_INFO,
@@ -58,6 +73,8 @@ static const char *const level_upper[] = {"ERROR", "WARN", "INFO", "DEBUG",
 					  "TRACE"};
 static const char *const level_lower[] = {"error", "warn", "info", "debug",
 					  "trace"};
+/* syslog priorities: err, warning, info, debug, debug. */
+static const char *const level_prio[] = {"<3>", "<4>", "<6>", "<7>", "<7>"};
 
 /* ------------------------------------------------------------------ */
 /* Bounded output: whole units or nothing, so an escape sequence or a    */
@@ -387,13 +404,21 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-static void emit(const char *line, size_t len)
+/* flen 0: the file gets line too. */
+static void emit(const char *line, size_t len, const char *fline, size_t flen)
 {
 	pthread_mutex_lock(&g.lock);
-	if (g.fd >= 0)
+	if (g.fd >= 0) {
+		if (g.tty_hook)
+			g.tty_hook(g.tty_udata);
 		write_all(g.fd, line, len);
-	if (g.file_fd >= 0)
-		write_all(g.file_fd, line, len);
+	}
+	if (g.file_fd >= 0) {
+		if (flen)
+			write_all(g.file_fd, fline, flen);
+		else
+			write_all(g.file_fd, line, len);
+	}
 	pthread_mutex_unlock(&g.lock);
 }
 
@@ -403,35 +428,28 @@ int vs_log_enabled(enum vs_log_level level)
 	       atomic_load_explicit(&g.level, memory_order_relaxed);
 }
 
-void vs_logv(enum vs_log_level level, const char *tag, const char *fmt,
-	     va_list ap)
+/*
+ * Build one whole line of msg (already formatted) into line[0..sz):
+ * prio (or NULL) first, then the timestamp when ts is set.  Returns its
+ * length, newline included.
+ */
+static size_t format_line(char *line, size_t sz, enum vs_log_level level,
+			  const char *tag, int worker, const char *msg,
+			  int truncated, int ts, const char *prio)
 {
-	char msg[VS_LOG_LINE_MAX];
-	char line[VS_LOG_LINE_MAX];
 	char num[32];
-	struct out o = {line, 0, sizeof(line) - RESERVE, 0};
+	struct out o = {line, 0, sz - RESERVE, 0};
 	int json = g.format == VS_LOG_JSON;
-	int n, worker = tl_worker;
-	int truncated;
 
-	if (!vs_log_enabled(level))
-		return;
-	if ((unsigned int)level > VS_LOG_TRACE)
-		level = VS_LOG_TRACE;
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (n < 0) {
-		snprintf(msg, sizeof(msg), "(unformattable log message)");
-		n = 0;
-	}
-	truncated = (size_t)n >= sizeof(msg);
-
+	if (prio)
+		out_str(&o, prio);
 	if (json)
 		out_str(&o, "{");
-	if (g.timestamps) {
-		char ts[32];
-		vs_time_format_ms(ts, sizeof(ts), vs_time_now_ms());
+	if (ts) {
+		char tsb[32];
+		vs_time_format_ms(tsb, sizeof(tsb), vs_time_now_ms());
 		out_str(&o, json ? "\"ts\":\"" : "");
-		out_str(&o, ts);
+		out_str(&o, tsb);
 		out_str(&o, json ? "\"," : " ");
 	}
 	if (json) {
@@ -463,14 +481,49 @@ void vs_logv(enum vs_log_level level, const char *tag, const char *fmt,
 	out_sanitized(&o, msg, strlen(msg), json);
 	/* The reserve always holds the marker and the closing bytes. */
 	truncated |= o.full;
-	o.lim = sizeof(line);
+	o.lim = sz;
 	o.full = 0;
 	if (truncated)
 		out_str(&o, TRUNC_MARKER);
 	if (json)
 		out_str(&o, "\"}");
 	out_str(&o, "\n");
-	emit(line, o.len);
+	return o.len;
+}
+
+void vs_logv(enum vs_log_level level, const char *tag, const char *fmt,
+	     va_list ap)
+{
+	char msg[VS_LOG_LINE_MAX];
+	char line[VS_LOG_LINE_MAX];
+	char fline[VS_LOG_LINE_MAX];
+	size_t len, flen = 0;
+	int n, worker = tl_worker;
+	int truncated;
+
+	if (!vs_log_enabled(level))
+		return;
+	if ((unsigned int)level > VS_LOG_TRACE)
+		level = VS_LOG_TRACE;
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0) {
+		snprintf(msg, sizeof(msg), "(unformattable log message)");
+		n = 0;
+	}
+	truncated = (size_t)n >= sizeof(msg);
+
+	if (g.journal) {
+		len = format_line(line, sizeof(line), level, tag, worker, msg,
+				  truncated, 0, level_prio[level]);
+		if (g.file_path)
+			flen = format_line(fline, sizeof(fline), level, tag,
+					   worker, msg, truncated, g.timestamps,
+					   NULL);
+	} else {
+		len = format_line(line, sizeof(line), level, tag, worker, msg,
+				  truncated, g.timestamps, NULL);
+	}
+	emit(line, len, fline, flen);
 }
 
 void vs_log(enum vs_log_level level, const char *tag, const char *fmt, ...)
@@ -528,6 +581,7 @@ int vs_log_setup(const struct vs_log_opts *opts, struct vs_error *err)
 	g.format = opts->format;
 	g.fd = opts->fd;
 	g.timestamps = opts->timestamps;
+	g.journal = 0;
 	g.file_fd = fd;
 	g.file_path = path;
 	return 0;
@@ -546,6 +600,7 @@ void vs_log_teardown(void)
 	g.format = VS_LOG_TEXT;
 	g.fd = 2;
 	g.timestamps = 1;
+	g.journal = 0;
 }
 
 int vs_log_reopen(struct vs_error *err)
@@ -564,6 +619,50 @@ int vs_log_reopen(struct vs_error *err)
 	if (old >= 0)
 		close(old);
 	return 0;
+}
+
+int vs_log_stream_is_journal(int fd)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char *end;
+
+	if (!v || fd < 0)
+		return 0;
+	/* "DEVICE:INODE", both decimal (systemd.exec(5)). */
+	errno = 0;
+	dev = strtoull(v, &end, 10);
+	if (errno || end == v || *end != ':')
+		return 0;
+	v = end + 1;
+	ino = strtoull(v, &end, 10);
+	if (errno || end == v || *end != '\0')
+		return 0;
+	if (fstat(fd, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
+void vs_log_set_journal(int on)
+{
+	g.journal = on != 0;
+}
+
+void vs_log_set_tty_hook(void (*hook)(void *udata), void *udata)
+{
+	pthread_mutex_lock(&g.lock);
+	g.tty_hook = hook;
+	g.tty_udata = udata;
+	pthread_mutex_unlock(&g.lock);
+}
+
+void vs_log_with_lock(void (*fn)(int fd, void *udata), void *udata)
+{
+	pthread_mutex_lock(&g.lock);
+	fn(g.fd, udata);
+	pthread_mutex_unlock(&g.lock);
 }
 
 int vs_log_level_parse(const char *s, enum vs_log_level *out)

@@ -71,6 +71,36 @@ void vs_logv(enum vs_log_level level, const char *tag, const char *fmt,
 /* Thread-local worker id shown in lines; -1 (the default) shows none. */
 void vs_log_set_worker(int id);
 
+/*
+ * Journal mode, for when fd is journald's stream
+ * (vs_log_stream_is_journal): on 1, lines to fd start with a syslog
+ * priority, <3> error, <4> warn, <6> info, <7> debug and trace, and carry
+ * no timestamp (journald adds both); the file keeps the usual lines.
+ * vs_log_setup() and vs_log_teardown() turn it off, so call it after
+ * vs_log_setup(), before the threads.
+ */
+void vs_log_set_journal(int on);
+/*
+ * 1 when fd is the stream journald gave this process: $JOURNAL_STREAM
+ * ("DEV:INODE") names fd's device and inode.  A descriptor merely
+ * inherited by a child that redirected it does not match.  Thread-safe.
+ */
+int vs_log_stream_is_journal(int fd);
+
+/*
+ * The terminal hook, for the progress line: hook(udata) runs with the
+ * logger's mutex held right before each line goes to fd, so that it can
+ * erase what it drew there.  NULL removes it; once this returns the old
+ * hook no longer runs.  The hook must not log.
+ */
+void vs_log_set_tty_hook(void (*hook)(void *udata), void *udata);
+/*
+ * Run fn(fd, udata) with the logger's mutex held, fd being the logger's
+ * destination (-1 for none): output written there this way never lands
+ * inside a log line.  fn must not log.
+ */
+void vs_log_with_lock(void (*fn)(int fd, void *udata), void *udata);
+
 /* Parse "error|warn|info|debug|trace" (any case, "warning" too); -1 when
  * unknown. */
 int vs_log_level_parse(const char *s, enum vs_log_level *out);

@@ -617,6 +617,246 @@ static void test_threads_text(void **state)
 	free(s);
 }
 
+/* ------------------------------------------------------------------ */
+/* Journal mode and the terminal hook.                                  */
+
+/* A second file standing in for stderr; its descriptor in *fd. */
+static char fdpath[64];
+
+static int open_fd_file(void)
+{
+	int fd;
+
+	snprintf(fdpath, sizeof(fdpath), "/tmp/vs_test_log_fd_XXXXXX");
+	fd = mkstemp(fdpath);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static char *slurp_path(const char *p)
+{
+	char *s;
+	char keep[64];
+
+	memcpy(keep, path, sizeof(keep));
+	memcpy(path, p, sizeof(path));
+	s = slurp(NULL);
+	memcpy(path, keep, sizeof(path));
+	return s;
+}
+
+static void test_journal_mode(void **state)
+{
+	struct vs_log_opts o = {VS_LOG_TRACE, VS_LOG_TEXT, -1, NULL, 1};
+	int fd = open_fd_file();
+	char *s, *f;
+
+	(void)state;
+	o.fd = fd;
+	o.file = path;
+	assert_int_equal(vs_log_setup(&o, NULL), 0);
+	vs_log_set_journal(1);
+	vs_log_set_worker(2);
+	vs_log(VS_LOG_ERROR, "osp-lab", "e");
+	vs_log_set_worker(-1);
+	vs_log(VS_LOG_WARN, NULL, "w");
+	vs_log(VS_LOG_INFO, "t", "i");
+	vs_log(VS_LOG_DEBUG, "t", "d");
+	vs_log(VS_LOG_TRACE, "t", "password=hunter2\nx");
+	s = slurp_path(fdpath);
+	/* journald adds the time: no timestamp, a priority first. */
+	assert_string_equal(s, "<3>ERROR [w2] osp-lab: e\n"
+			       "<4>WARN w\n"
+			       "<6>INFO t: i\n"
+			       "<7>DEBUG t: d\n"
+			       "<7>TRACE t: password=[REDACTED]\\nx\n");
+	free(s);
+	/* The file keeps its timestamps and has no priorities. */
+	f = slurp(NULL);
+	assert_null(strstr(f, "<"));
+	assert_int_equal(f[23], 'Z');
+	assert_non_null(strstr(f, "Z ERROR [w2] osp-lab: e\n"));
+	assert_non_null(strstr(f, "Z TRACE t: password=[REDACTED]\\nx\n"));
+	free(f);
+
+	/* JSON lines get the priority in front of the object. */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	o.format = VS_LOG_JSON;
+	o.file = NULL;
+	assert_int_equal(vs_log_setup(&o, NULL), 0);
+	vs_log_set_journal(1);
+	vs_log(VS_LOG_WARN, "t", "w");
+	s = slurp_path(fdpath);
+	assert_string_equal(s, "<4>{\"level\":\"warn\",\"tag\":\"t\","
+			       "\"msg\":\"w\"}\n");
+	free(s);
+
+	/* A new setup leaves journal mode. */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	o.format = VS_LOG_TEXT;
+	o.timestamps = 0;
+	assert_int_equal(vs_log_setup(&o, NULL), 0);
+	vs_log(VS_LOG_INFO, NULL, "plain");
+	s = slurp_path(fdpath);
+	assert_string_equal(s, "INFO plain\n");
+	free(s);
+	vs_log_teardown();
+	close(fd);
+	unlink(fdpath);
+}
+
+static void test_stream_is_journal(void **state)
+{
+	int fd = open_fd_file(), other = open(path, O_RDONLY);
+	struct stat st;
+	char v[64];
+	const char *old = getenv("JOURNAL_STREAM");
+	char *keep = old ? strdup(old) : NULL;
+
+	(void)state;
+	assert_true(other >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	unsetenv("JOURNAL_STREAM");
+	assert_false(vs_log_stream_is_journal(fd));
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", v, 1);
+	assert_true(vs_log_stream_is_journal(fd));
+	/* Another file (a redirected stderr) does not match. */
+	assert_false(vs_log_stream_is_journal(other));
+	assert_false(vs_log_stream_is_journal(-1));
+	snprintf(v, sizeof(v), "%llu:%llux", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", v, 1);
+	assert_false(vs_log_stream_is_journal(fd));
+	setenv("JOURNAL_STREAM", ":", 1);
+	assert_false(vs_log_stream_is_journal(fd));
+	setenv("JOURNAL_STREAM", "", 1);
+	assert_false(vs_log_stream_is_journal(fd));
+	if (keep)
+		setenv("JOURNAL_STREAM", keep, 1);
+	else
+		unsetenv("JOURNAL_STREAM");
+	free(keep);
+	close(other);
+	close(fd);
+	unlink(fdpath);
+}
+
+/*
+ * The terminal hook against a drawing thread: "@P@" stands for the
+ * progress line (drawn under the logger's lock), "#C#" for its erasure
+ * (the hook, before each log line).  Whatever the interleaving, every
+ * log line arrives whole, and a drawing in front of it is always erased
+ * before the line starts.
+ */
+#define HOOK_THREADS 4
+#define HOOK_LINES   2000
+
+static int drawn; /* under the logger's lock */
+static atomic_int hook_calls;
+static atomic_int stop_drawing;
+
+static void clear_hook(void *udata)
+{
+	int fd = *(int *)udata;
+
+	atomic_fetch_add(&hook_calls, 1);
+	if (drawn && write(fd, "#C#", 3) == 3)
+		drawn = 0;
+}
+
+static void draw(int fd, void *udata)
+{
+	(void)udata;
+	if (fd >= 0 && write(fd, "@P@", 3) == 3)
+		drawn = 1;
+}
+
+static void *draw_thread(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_drawing))
+		vs_log_with_lock(draw, NULL);
+	return NULL;
+}
+
+static void *short_log_thread(void *arg)
+{
+	int id = (int)(intptr_t)arg, i;
+
+	for (i = 0; i < HOOK_LINES; i++)
+		vs_log(VS_LOG_INFO, "load", "t=%d i=%d end", id, i);
+	return NULL;
+}
+
+static void test_tty_hook(void **state)
+{
+	struct vs_log_opts o = {VS_LOG_INFO, VS_LOG_TEXT, -1, NULL, 0};
+	pthread_t t[HOOK_THREADS], d;
+	int fd = open_fd_file(), i, lines = 0;
+	int next[HOOK_THREADS] = {0};
+	char *s, *line, *nl;
+
+	(void)state;
+	o.fd = fd;
+	assert_int_equal(vs_log_setup(&o, NULL), 0);
+	drawn = 0;
+	atomic_store(&hook_calls, 0);
+	atomic_store(&stop_drawing, 0);
+	vs_log_set_tty_hook(clear_hook, &fd);
+	assert_int_equal(pthread_create(&d, NULL, draw_thread, NULL), 0);
+	for (i = 0; i < HOOK_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, short_log_thread,
+						(void *)(intptr_t)i),
+				 0);
+	for (i = 0; i < HOOK_THREADS; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&stop_drawing, 1);
+	pthread_join(d, NULL);
+	vs_log_set_tty_hook(NULL, NULL);
+	assert_int_equal(atomic_load(&hook_calls), HOOK_THREADS * HOOK_LINES);
+	/* Removed: no more calls. */
+	vs_log(VS_LOG_INFO, "load", "t=0 i=%d end", HOOK_LINES);
+	assert_int_equal(atomic_load(&hook_calls), HOOK_THREADS * HOOK_LINES);
+
+	s = slurp_path(fdpath);
+	for (line = s; (nl = strchr(line, '\n')); line = nl + 1) {
+		int id = -1, k = -1, n = 0, pending = 0;
+
+		*nl = '\0';
+		/* Drawings and erasures come only before the text. */
+		for (;;) {
+			if (strncmp(line, "@P@", 3) == 0)
+				pending = 1;
+			else if (strncmp(line, "#C#", 3) == 0)
+				pending = 0;
+			else
+				break;
+			line += 3;
+		}
+		if (sscanf(line, "INFO load: t=%d i=%d end%n", &id, &k, &n) !=
+			    2 ||
+		    line[n] != '\0')
+			fail_msg("torn line: %.80s", line);
+		assert_true(id >= 0 && id < HOOK_THREADS);
+		/* The last line came after the hook was removed. */
+		if (k == HOOK_LINES)
+			continue;
+		assert_false(pending);
+		assert_int_equal(k, next[id]);
+		next[id]++;
+		lines++;
+	}
+	assert_int_equal(lines, HOOK_THREADS * HOOK_LINES);
+	free(s);
+	vs_log_teardown();
+	close(fd);
+	unlink(fdpath);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +881,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_threads_text, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_journal_mode, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stream_is_journal, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tty_hook, setup, teardown),
 	};
 	alarm(300); /* a hang is a failure */
 	return cmocka_run_group_tests(tests, NULL, NULL);
