@@ -41,6 +41,13 @@ sim_stop() {
 		kill -9 "$SIM_PID" 2>/dev/null
 		wait "$SIM_PID" 2>/dev/null
 		SIM_PID=
+		# A sanitizer build (SIM=...) reports on stderr.
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' \
+			"$TMP/sim.log" 2>/dev/null; then
+			echo "not ok - simulator sanitizer report:"
+			head -n 40 "$TMP/sim.log"
+			FAIL=$((FAIL + 1))
+		fi
 	fi
 }
 

@@ -336,6 +336,7 @@ int main(int argc, char **argv)
 	static struct sim sim;
 	sigset_t set;
 	char err[512];
+	size_t counts[SIM_NPLATFORMS];
 	int sig = 0, rc = 1;
 
 	parse_args(&sim.opts, argc, argv);
@@ -363,6 +364,9 @@ int main(int argc, char **argv)
 	raise_nofile();
 	sim.started = vs_time_now();
 
+	/* Counted before the daemon's threads may touch the inventories. */
+	for (int p = 0; p < SIM_NPLATFORMS; p++)
+		counts[p] = sim.inv[p].n;
 	if (sim_http_start(&sim, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmsweep-sim: %s\n", err);
 		goto out;
@@ -371,8 +375,8 @@ int main(int argc, char **argv)
 		"vmsweep-sim: listening on %s://%s:%u (vmware %zu, rhv %zu, "
 		"osp %zu VMs)\n",
 		sim.tls ? "https" : "http", sim.opts.listen_addr,
-		sim_http_port(&sim), sim.inv[SIM_VMWARE].n, sim.inv[SIM_RHV].n,
-		sim.inv[SIM_OSP].n);
+		sim_http_port(&sim), counts[SIM_VMWARE], counts[SIM_RHV],
+		counts[SIM_OSP]);
 	while (sigwait(&set, &sig) != 0)
 		;
 	fprintf(stderr, "vmsweep-sim: %s, stopping\n",

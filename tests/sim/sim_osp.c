@@ -1055,7 +1055,7 @@ static void state_conflict(struct sim_resp *resp, const char *action,
 	char msg[240];
 
 	snprintf(msg, sizeof(msg),
-		 "Cannot '%s' instance %.64s while it is in vm_state %s",
+		 "Cannot '%.40s' instance %.64s while it is in vm_state %.32s",
 		 action, id, vm_state);
 	nova_error(resp, 409, msg);
 }
