@@ -24,6 +24,9 @@ void vs_buf_init(struct vs_buf *b, size_t cap)
 	b->len = 0;
 	b->alloc = 0;
 	b->cap = cap ? cap : VS_BUF_DEFAULT_CAP;
+	/* The NUL needs room past the cap: cap + 1 must not wrap to 0. */
+	if (b->cap == SIZE_MAX)
+		b->cap = SIZE_MAX - 1;
 }
 
 void vs_buf_release(struct vs_buf *b)

@@ -107,6 +107,18 @@ static void test_cap_exact_and_refused(void **state)
 	/* A huge length cannot wrap the arithmetic. */
 	assert_int_equal(vs_buf_add(&b, "x", SIZE_MAX), VS_BUF_TOO_BIG);
 	vs_buf_release(&b);
+
+	/*
+	 * "No practical limit" written as SIZE_MAX (a provider's max_body,
+	 * say): the allocation must still hold the content and its NUL.
+	 */
+	vs_buf_init(&b, SIZE_MAX);
+	assert_int_equal(vs_buf_adds(&b, "abc"), 0);
+	assert_int_equal(vs_buf_addf(&b, "%d", 42), 0);
+	assert_string_equal(b.s, "abc42");
+	assert_true(b.alloc > b.len);
+	assert_int_equal(vs_buf_add(&b, "x", SIZE_MAX), VS_BUF_TOO_BIG);
+	vs_buf_release(&b);
 }
 
 static void test_urlencode(void **state)
