@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -340,6 +341,12 @@ int main(int argc, char **argv)
 	int sig = 0, rc = 1;
 
 	parse_args(&sim.opts, argc, argv);
+	/* A listing page is a few megabytes of short-lived allocations;
+	 * keep freed memory for the next page instead of returning it to
+	 * the kernel and faulting it back in every time. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+	mallopt(M_TOP_PAD, 16 * 1024 * 1024);
 	for (int p = 0; p < SIM_NPLATFORMS; p++)
 		sim_inv_init(&sim.inv[p]);
 	if (sim_core_init(&sim) < 0) {
