@@ -144,10 +144,11 @@ long vs_http_retry_delay_ms(const struct vs_http_policy *p, int retry,
 		return retry_after_ms < p->retry_after_max_ms
 			       ? retry_after_ms
 			       : p->retry_after_max_ms;
-	/* Doubling in a loop rather than a shift cannot overflow. */
+	/* Doubling in a loop, stopping at the maximum, cannot overflow. */
 	ceiling = p->backoff_base_ms;
 	for (i = 0; i < retry && ceiling < p->backoff_max_ms; i++)
-		ceiling *= 2;
+		ceiling = ceiling > p->backoff_max_ms / 2 ? p->backoff_max_ms
+							  : ceiling * 2;
 	if (ceiling > p->backoff_max_ms)
 		ceiling = p->backoff_max_ms;
 	if (ceiling <= 0)

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -542,6 +543,15 @@ static void test_retry_delay(void **state)
 	assert_int_equal(vs_http_retry_delay_ms(&p, 0, 2000, 12345), 2000);
 	assert_int_equal(vs_http_retry_delay_ms(&p, 0, 0, 12345), 0);
 	assert_int_equal(vs_http_retry_delay_ms(&p, 5, 9000, 1), 5000);
+
+	/* A maximum near LONG_MAX: doubling must stop at it, not wrap. */
+	p.backoff_base_ms = 1;
+	p.backoff_max_ms = LONG_MAX;
+	assert_int_equal(vs_http_retry_delay_ms(&p, 100, -1, UINT64_MAX),
+			 (long)(UINT64_MAX % ((uint64_t)LONG_MAX + 1)));
+	for (i = 0; i < 100; i++)
+		assert_true(vs_http_retry_delay_ms(&p, i, -1,
+						   x + (uint64_t)i) >= 0);
 }
 
 static void test_policy_rejected(void **state)
