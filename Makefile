@@ -62,7 +62,7 @@ PROVIDERS := $(sort $(PROVIDERS))
 SIM_SRC   := $(wildcard tests/sim/*.c)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Modules whose tests also run under ThreadSanitizer.
-TSAN_TESTS := $(filter pool queue log http sweep osp_auth signals,$(UNIT_TESTS))
+TSAN_TESTS := $(filter pool queue log http sweep osp_auth signals progress,$(UNIT_TESTS))
 
 # Every unit test links the module it is named after plus these; a test
 # needing more declares DEPS_<module> (a core module name, or a path

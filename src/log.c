@@ -55,7 +55,7 @@ static struct {
 	int timestamps;
 	int journal;
 	/* Under lock. */
-	void (*tty_hook)(void *udata);
+	void (*tty_hook)(int fd, void *udata);
 	void *tty_udata;
 } g = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -410,7 +410,7 @@ static void emit(const char *line, size_t len, const char *fline, size_t flen)
 	pthread_mutex_lock(&g.lock);
 	if (g.fd >= 0) {
 		if (g.tty_hook)
-			g.tty_hook(g.tty_udata);
+			g.tty_hook(g.fd, g.tty_udata);
 		write_all(g.fd, line, len);
 	}
 	if (g.file_fd >= 0) {
@@ -650,7 +650,7 @@ void vs_log_set_journal(int on)
 	g.journal = on != 0;
 }
 
-void vs_log_set_tty_hook(void (*hook)(void *udata), void *udata)
+void vs_log_set_tty_hook(void (*hook)(int fd, void *udata), void *udata)
 {
 	pthread_mutex_lock(&g.lock);
 	g.tty_hook = hook;

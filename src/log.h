@@ -88,12 +88,13 @@ void vs_log_set_journal(int on);
 int vs_log_stream_is_journal(int fd);
 
 /*
- * The terminal hook, for the progress line: hook(udata) runs with the
- * logger's mutex held right before each line goes to fd, so that it can
- * erase what it drew there.  NULL removes it; once this returns the old
- * hook no longer runs.  The hook must not log.
+ * The terminal hook, for the progress line: hook(fd, udata) runs with the
+ * logger's mutex held right before each line goes to fd (the logger's
+ * destination), so that it can erase what it drew there.  NULL removes
+ * it; once this returns the old hook no longer runs.  The hook must not
+ * log.
  */
-void vs_log_set_tty_hook(void (*hook)(void *udata), void *udata);
+void vs_log_set_tty_hook(void (*hook)(int fd, void *udata), void *udata);
 /*
  * Run fn(fd, udata) with the logger's mutex held, fd being the logger's
  * destination (-1 for none): output written there this way never lands

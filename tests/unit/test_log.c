@@ -759,10 +759,9 @@ static int drawn; /* under the logger's lock */
 static atomic_int hook_calls;
 static atomic_int stop_drawing;
 
-static void clear_hook(void *udata)
+static void clear_hook(int fd, void *udata)
 {
-	int fd = *(int *)udata;
-
+	assert_int_equal(fd, *(int *)udata);
 	atomic_fetch_add(&hook_calls, 1);
 	if (drawn && write(fd, "#C#", 3) == 3)
 		drawn = 0;
