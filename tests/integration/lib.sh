@@ -92,6 +92,50 @@ EOF
 }
 export VMSWEEP_IT_PASSWORD=secret
 
+# vmware_config FILE: a configuration with one vSphere provider "vc-sim"
+# pointing at the simulator; the caller appends rules and the rest.
+vmware_config() {
+	cat >"$1" <<EOF
+providers:
+  - name: vc-sim
+    type: vmware
+    url: $SIM_URL
+    username: admin@vsphere.local
+    password_env: VMSWEEP_IT_PASSWORD
+    max_concurrency: 8
+report:
+  dir: $IT_TMP/reports
+EOF
+}
+
+# rhv_config FILE [KEY: VALUE]...: a configuration with one oVirt provider
+# "rhv-sim" pointing at the simulator (SSO, tags read so that tag markers
+# protect); each further argument is one more provider key line.  The
+# caller appends rules and the rest.
+rhv_config() {
+	local f=$1 kv
+	shift
+	{
+		cat <<EOF
+providers:
+  - name: rhv-sim
+    type: rhv
+    url: $SIM_URL/ovirt-engine/api
+    username: admin@internal
+    password_env: VMSWEEP_IT_PASSWORD
+    tags: true
+    max_concurrency: 8
+EOF
+		for kv in "$@"; do
+			echo "    $kv"
+		done
+		cat <<EOF
+report:
+  dir: $IT_TMP/reports
+EOF
+	} >"$f"
+}
+
 # vs ARGS...: run vmsweep; output in $IT_TMP/out and $IT_TMP/err, status
 # in RC.
 vs() {
