@@ -515,6 +515,15 @@ def group_main():
     st, j, _, _ = call("GET", "/api/vcenter/vm", headers=tok)
     check("injected 503 is SERVICE_UNAVAILABLE",
           err_is(st, j, 503, "SERVICE_UNAVAILABLE"), (st, j))
+    fault("clear=1&set=vmware:502")
+    st, _, raw, hd = call("GET", "/api/vcenter/vm", headers=tok)
+    check("injected 502 is a proxy's HTML page",
+          st == 502 and hd.get("Content-Type", "").startswith("text/html"),
+          (st, hd.get("Content-Type")))
+    fault("clear=1&set=vmware:429")
+    st, _, raw, hd = call("GET", "/api/vcenter/vm", headers=tok)
+    check("injected 429 carries Retry-After",
+          st == 429 and hd.get("Retry-After"), (st, dict(hd)))
     fault("clear=1")
 
     # Logout.

@@ -178,12 +178,14 @@ static void vmw_busy(struct sim_req *req, struct sim_resp *resp)
 }
 
 /* The platform's renderer for the core: injected faults, unknown routes,
- * oversized bodies.  A proxy in front of vCenter answers 502 and 429
- * itself, in plain text. */
+ * oversized bodies.  A proxy in front of vCenter answers 502 (an HTML
+ * page) and 429 (plain text) itself. */
 static void vmw_render_error(struct sim_req *req, struct sim_resp *resp,
 			     int status, const char *msg, unsigned retry_after)
 {
-	static const char bad_gw[] = "Bad Gateway\n";
+	static const char bad_gw[] =
+		"<html><head><title>502 Bad Gateway</title></head><body>"
+		"<h1>502 Bad Gateway</h1></body></html>\n";
 	static const char too_many[] = "Too Many Requests\n";
 
 	(void)retry_after;
@@ -203,7 +205,7 @@ static void vmw_render_error(struct sim_req *req, struct sim_resp *resp,
 		resp->status = 413;
 		break;
 	case 502:
-		sim_resp_body(resp, 502, "text/plain", bad_gw,
+		sim_resp_body(resp, 502, "text/html", bad_gw,
 			      sizeof(bad_gw) - 1);
 		break;
 	case 429:
