@@ -289,6 +289,29 @@ static const struct key_def run_keys[] = {
 	 .min = 100,
 	 .max = 10 * MIN_MS,
 	 .help = "Pause between checks that a requested deletion finished"},
+	{.key = "grace",
+	 .type = K_DURATION,
+	 AT(C, grace_ms),
+	 .def = "30s",
+	 .min = 0,
+	 .max = HOUR_MS,
+	 .help = "After SIGINT, SIGTERM or max_runtime: time deletions in "
+		 "flight get to finish before their requests are cut (a "
+		 "second signal cuts at once)"},
+	{.key = "max_runtime",
+	 .type = K_DURATION,
+	 AT(C, max_runtime_ms),
+	 .min = SEC_MS,
+	 .max = 30 * DAY_MS,
+	 .help = "Stop a run this long after it started, as SIGTERM would "
+		 "(--max-runtime overrides)"},
+	{.key = "lock_file",
+	 .type = K_STRING,
+	 AT(C, lock_file),
+	 .help = "Lock file held by a deleting run; none means "
+		 "vmsweep.lock in $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR, "
+		 "$STATE_DIRECTORY or the state directory (see "
+		 "docs/operations.md)"},
 };
 
 static const struct key_def report_keys[] = {

@@ -116,6 +116,9 @@ struct vs_config {
 	int64_t delete_timeout_ms;   /* default 10m */
 	int64_t request_timeout_ms;  /* default 60s */
 	int64_t confirm_interval_ms; /* default 2s */
+	int64_t grace_ms;	/* default 30s: in-flight work after a stop */
+	int64_t max_runtime_ms; /* -1 = no limit */
+	char *lock_file;	/* NULL = the default place (lock.h) */
 
 	char *report_dir; /* default "./reports" */
 	int report_keep;  /* 0 = keep all */
