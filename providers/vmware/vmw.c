@@ -135,14 +135,21 @@ int vmw_do(struct vmw_instance *in, struct vs_http *http, const char *method,
 	unsigned long gen = 0;
 	int attempt, rc = VS_ERR;
 
-	for (attempt = 0; attempt < 2; attempt++) {
+	/*
+	 * A 401 re-logs in for the generation of the token that was
+	 * refused.  Under a short session lifetime and many workers the new
+	 * token can itself expire before this worker uses it: that is a new
+	 * generation, so a second re-login is still one per expiry.
+	 */
+	for (attempt = 0; attempt < VMW_MAX_LOGINS_PER_CALL + 1; attempt++) {
 		if (vmw_session_token(&in->sess, &token, &gen, err))
 			goto out;
 		rc = vmw_send(in, http, method, path, body, token, what, resp,
 			      err);
 		vmw_free_secret(token);
 		token = NULL;
-		if (rc || resp->status != 401 || attempt == 1)
+		if (rc || resp->status != 401 ||
+		    attempt == VMW_MAX_LOGINS_PER_CALL)
 			goto out;
 		in->host->http_response_release(resp);
 		memset(resp, 0, sizeof(*resp));

@@ -42,7 +42,9 @@
 #define VMW_DEFAULT_TAG_BATCH  500
 #define VMW_MAX_TAG_BATCH      2000
 #define VMW_DEFAULT_VI_RELEASE "8.0.1.0"
-/* Partitioning deeper than power state, folder and host is not tried. */
+/* Re-logins one request may cause (each for a newer expired session). */
+#define VMW_MAX_LOGINS_PER_CALL 2
+/* A listing needing more calls than this is a broken or hostile server. */
 #define VMW_MAX_PART_REQUESTS 100000
 
 /* ------------------------------------------------------------------ */
@@ -332,7 +334,8 @@ struct vmw_instance {
 
 /*
  * One vAPI request with the shared session.  A 401 logs in again once
- * (shared by all workers) and sends the request again.  path starts with
+ * per expired session (shared by all workers) and sends the request
+ * again, at most VMW_MAX_LOGINS_PER_CALL times.  path starts with
  * '/' and is appended to the base URL.  0 with resp filled whatever the
  * status, or VS_ERR with err naming the instance and what.
  */
