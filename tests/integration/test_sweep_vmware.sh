@@ -1,0 +1,351 @@
+#!/bin/bash
+# The sweep end to end with the vSphere provider: the real vmsweep binary
+# against the simulator's vCenter over real HTTP, in both API generations.
+. "$(dirname "$0")/lib.sh"
+
+# A lab whose outcome we know: name -> what vmsweep must do with it.
+# EXTRA adds test_bulk_* VMs (all old enough, matched by ci-leftovers);
+# BULK_FOLDERS spreads them: "lopsided" puts two thirds in one folder, so
+# that a power-state part and then a folder part are still over the cap.
+mkinventory() {
+	python3 - "$1" "${2:-0}" "${3:-even}" <<'PY'
+import json, sys, datetime
+now = datetime.datetime.now(datetime.timezone.utc)
+def ago(h):
+    return (now - datetime.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def until(h):
+    return (now + datetime.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")
+extra, spread = int(sys.argv[2]), sys.argv[3]
+vms = [
+  # selected: old enough, matched by a rule
+  {"name": "test_vm_1", "created": ago(10), "power_state": "POWERED_ON"},
+  {"name": "test_vm_2", "created": ago(100), "power_state": "POWERED_OFF"},
+  {"name": "jenkins-4411", "created": ago(30), "power_state": "SUSPENDED"},
+  {"name": "ci-build-7f3a", "created": ago(48), "power_state": "POWERED_ON",
+   "folder": "group-v1002"},
+  {"name": "test_expired", "created": ago(50), "power_state": "POWERED_OFF",
+   "tags": ["vmsweep:expires=" + ago(1)]},
+  # kept: too young, protected, excluded, age unknown
+  {"name": "test_young", "created": ago(1), "power_state": "POWERED_ON"},
+  {"name": "ci-build-fade", "created": ago(5), "power_state": "POWERED_ON"},
+  {"name": "test_tagged", "created": ago(50), "power_state": "POWERED_ON",
+   "tags": ["vmsweep:keep", "owner:ci"]},
+  {"name": "jenkins-kept", "created": ago(50), "power_state": "POWERED_OFF",
+   "tags": ["vmsweep:keep"]},
+  {"name": "test_until", "created": ago(50), "power_state": "POWERED_ON",
+   "tags": ["vmsweep:expires=" + until(48)]},
+  {"name": "test_db-keep", "created": ago(50), "power_state": "POWERED_ON"},
+  {"name": "test_nodate", "created": None, "power_state": "POWERED_OFF"},
+  {"name": "test_halfmade", "created": ago(1), "power_state": "POWERED_OFF",
+   "config_unavailable": True},
+  # never listed: a template
+  {"name": "test_golden", "created": ago(500), "power_state": "POWERED_OFF",
+   "template": True},
+  # not matched by any rule
+  {"name": "prod-db-2", "created": ago(5000), "power_state": "POWERED_ON"},
+  {"name": "infra-dns-1", "created": ago(5000), "power_state": "POWERED_ON"},
+]
+for i in range(extra):
+    if spread == "lopsided":
+        folder = "group-v1001" if i % 3 else "group-v%d" % (1002 + i % 2)
+        power = "POWERED_ON"
+    else:
+        folder = "group-v%d" % (1001 + i % 4)
+        power = ("POWERED_ON", "POWERED_OFF", "SUSPENDED")[i % 3]
+    vms.append({"name": "test_bulk_%d" % i, "created": ago(10 + i % 50),
+                "power_state": power, "folder": folder})
+json.dump({"vmware": vms}, open(sys.argv[1], "w"))
+PY
+}
+
+SELECTED="test_vm_1 test_vm_2 jenkins-4411 ci-build-7f3a test_expired"
+KEPT="test_young ci-build-fade test_tagged jenkins-kept test_until test_db-keep test_nodate test_halfmade"
+# The selected VMs that are on or suspended and must be stopped first.
+RUNNING="test_vm_1 jenkins-4411 ci-build-7f3a"
+
+rules() {
+	cat >>"$1" <<EOF
+rules:
+  - name: ci-leftovers
+    match: ["test_*", "jenkins-*"]
+    older_than: 4h
+  - name: nightly
+    regex: ["^ci-build-[0-9a-f]+$"]
+    older_than: 24h
+protect:
+  names: ["*-keep"]
+limits:
+  max_deletes: ${2:-200}
+  max_delete_percent: ${3:-100}
+run:
+  workers: 8
+  retry_rounds: 2
+  retry_delay: 100ms
+  delete_timeout: 20s
+  confirm_interval: 100ms
+EOF
+}
+
+# names_in_state: the vSphere VM names the simulator still has.
+names_in_state() {
+	sim_get /_sim/state | python3 -c '
+import json, sys
+print("\n".join(sorted(v["name"] for v in json.load(sys.stdin)["vmware"])))'
+}
+
+# stats PYTHON: run PYTHON with s = the simulator's statistics and
+# route(substr) = the requests to routes containing substr.
+stats() {
+	python3 -c "
+import json, urllib.request
+s = json.load(urllib.request.urlopen('$SIM_URL/_sim/stats'))
+def route(sub):
+    return sum(v for k, v in s['by_route'].items() if sub in k)
+$1
+"
+}
+
+# report_check FILE PYTHON: run PYTHON with r = the report JSON.
+report_check() {
+	python3 -c "
+import json, sys, collections
+r = json.load(open('$1'))
+names = [v['name'] for v in r['vms']]
+ids = [(v['provider'], v['id']) for v in r['vms']]
+assert len(ids) == len(set(ids)), 'a VM appears twice in the report'
+$2
+"
+}
+
+mkinventory "$IT_TMP/inv.json"
+sim_start --inventory "$IT_TMP/inv.json" || exit 1
+vmware_config "$IT_TMP/cfg.yaml"
+rules "$IT_TMP/cfg.yaml"
+before=$(names_in_state)
+
+# --- check: the plugin loads and logs in
+vs -c "$IT_TMP/cfg.yaml" check
+check "check exits 0" [ "$RC" = 0 ]
+
+# --- the plan
+vs -c "$IT_TMP/cfg.yaml" plan --format json
+check "plan exits 0" [ "$RC" = 0 ]
+cp "$IT_TMP/out" "$IT_TMP/plan.json"
+check "plan selects exactly the expected VMs" python3 -c "
+import json
+p = json.load(open('$IT_TMP/plan.json'))
+got = sorted(v['name'] for v in p['vms'])
+want = sorted('$SELECTED'.split())
+assert got == want, (got, want)
+kept = {k['name']: k['reason'] for k in p['kept']}
+for n in '$KEPT'.split():
+    assert n in kept and kept[n], (n, kept)
+assert 'test_golden' not in kept, 'a template was listed'
+assert all(v['rules'] for v in p['vms'])
+assert p['summary']['vc-sim']['listed'] == 15, p['summary']
+"
+check "tags, ages and names are the reasons kept" python3 -c "
+import json
+p = json.load(open('$IT_TMP/plan.json'))
+kept = {k['name']: k['reason'] for k in p['kept']}
+assert 'vmsweep:keep' in kept['test_tagged'], kept['test_tagged']
+assert 'vmsweep:keep' in kept['jenkins-kept'], kept['jenkins-kept']
+assert 'vmsweep:expires' in kept['test_until'], kept['test_until']
+assert 'unknown' in kept['test_nodate'].lower(), kept['test_nodate']
+"
+
+# --- a dry run deletes nothing and reports exactly the plan
+vs -c "$IT_TMP/cfg.yaml" run --dry-run --report "$IT_TMP/dry.json"
+check "dry run exits 0" [ "$RC" = 0 ]
+check "dry run deletes nothing" [ "$(names_in_state)" = "$before" ]
+check "dry run report lists exactly the plan as pretend" report_check "$IT_TMP/dry.json" "
+assert sorted(names) == sorted('$SELECTED'.split()), names
+assert all(v['outcome'] == 'pretend' for v in r['vms'])
+assert r['run']['mode'] == 'dry_run'
+"
+check "dry run logs a pretend delete per VM" bash -c "
+	for n in $SELECTED; do grep -q \"Pretend delete: \$n on vc-sim\" '$IT_TMP/err' || exit 1; done"
+check "dry run sent no DELETE and no power-off" stats "
+assert route('DELETE /api/vcenter/vm') == 0, s['by_route']
+assert route('POST /api/vcenter/vm') == 0, s['by_route']
+"
+check "the session is ended at exit" stats "
+assert route('DELETE /api/session') >= 1, s['by_route']
+"
+
+# --- the real run deletes exactly the plan, stopping running VMs first
+vs -c "$IT_TMP/cfg.yaml" run --yes --report "$IT_TMP/real.json"
+check "real run exits 0" [ "$RC" = 0 ]
+check "real run deletes exactly the plan" python3 -c "
+before = set('''$before'''.split())
+after = set('''$(names_in_state)'''.split())
+assert before - after == set('$SELECTED'.split()), before - after
+"
+check "protected, excluded and template VMs survive" bash -c "
+	s='$(names_in_state)'; for n in $KEPT test_golden prod-db-2 infra-dns-1; do echo \"\$s\" | grep -qx -- \"\$n\" || exit 1; done"
+check "real report: every planned VM once, deleted" report_check "$IT_TMP/real.json" "
+assert sorted(names) == sorted('$SELECTED'.split()), names
+assert all(v['outcome'] == 'deleted' for v in r['vms']), [(v['name'], v['outcome']) for v in r['vms']]
+assert r['run']['mode'] == 'real'
+"
+check "running VMs were stopped before their delete" stats "
+stops = route('POST /api/vcenter/vm/{vm}/power')
+assert stops == len('$RUNNING'.split()), (stops, s['by_route'])
+assert route('DELETE /api/vcenter/vm') == len('$SELECTED'.split()), s['by_route']
+assert s['by_status'].get('400', 0) == 0, s['by_status']
+"
+
+# --- a second run finds nothing to do: an empty selection is a success
+vs -c "$IT_TMP/cfg.yaml" run --yes --report "$IT_TMP/empty.json"
+check "empty selection exits 0" [ "$RC" = 0 ]
+check "empty selection report has no VMs" report_check "$IT_TMP/empty.json" "assert names == []"
+
+# --- vi_json: off leaves every age unknown: nothing selected by age
+sim_start --inventory "$IT_TMP/inv.json" || exit 1
+vmware_config "$IT_TMP/off.yaml"
+sed -i 's/^    max_concurrency: 8/    max_concurrency: 8\n    vi_json: "off"/' "$IT_TMP/off.yaml"
+rules "$IT_TMP/off.yaml"
+vs -c "$IT_TMP/off.yaml" plan --format json
+check "vi_json off: plan exits 0" [ "$RC" = 0 ]
+check "vi_json off: ages unknown, nothing selected" python3 -c "
+import json
+p = json.load(open('$IT_TMP/out'))
+assert p['vms'] == [], [v['name'] for v in p['vms']]
+"
+check "vi_json off: no VI/JSON request" stats "assert route('/sdk/') == 0, s['by_route']"
+
+# --- a 6.7-era vCenter: only /rest, no VI/JSON
+sim_start --inventory "$IT_TMP/inv.json" --vsphere-legacy || exit 1
+vmware_config "$IT_TMP/legacy.yaml"
+rules "$IT_TMP/legacy.yaml"
+vs -c "$IT_TMP/legacy.yaml" plan --format json
+check "legacy: plan exits 0" [ "$RC" = 0 ]
+check "legacy: ages unknown, no age rule selects" python3 -c "
+import json
+p = json.load(open('$IT_TMP/out'))
+assert p['vms'] == [], [v['name'] for v in p['vms']]
+assert p['summary']['vc-sim']['listed'] == 15, p['summary']
+"
+check "legacy: said once that VI/JSON is missing" bash -c "
+	[ \"\$(grep -c 'no VI/JSON' '$IT_TMP/err')\" = 1 ]"
+# A rule without older_than selects by name alone; tags still protect.
+sed -i 's/^rules:/rules:\n  - name: jenkins-any-age\n    match: ["jenkins-*"]/' "$IT_TMP/legacy.yaml"
+before=$(names_in_state)
+vs -c "$IT_TMP/legacy.yaml" run --yes --report "$IT_TMP/legacy.json"
+check "legacy: name-only rule run exits 0" [ "$RC" = 0 ]
+check "legacy: deletes exactly the name match, tag-protected kept" report_check "$IT_TMP/legacy.json" "
+assert names == ['jenkins-4411'], names
+assert r['vms'][0]['outcome'] == 'deleted', r['vms'][0]
+kept = {k['name']: k['reason'] for k in r['kept']}
+assert 'vmsweep:keep' in kept['jenkins-kept'], kept
+"
+check "legacy: jenkins-4411 is gone, nothing else" python3 -c "
+before = set('''$before'''.split())
+after = set('''$(names_in_state)'''.split())
+assert before - after == {'jenkins-4411'}, before - after
+"
+check "legacy: spoke only /rest" stats "
+assert route('/rest/vcenter/vm') > 0 and route('/rest/com/vmware/cis/session') > 0, s['by_route']
+assert route('POST /rest/vcenter/vm/{vm}/power/{action}') == 1, s['by_route']
+assert route(' /api/vcenter') == 0, s['by_route']
+"
+
+# --- 9,000 VMs behind a 4,000-VM cap are listed completely
+mkinventory "$IT_TMP/big.json" 9000 lopsided
+sim_start --inventory "$IT_TMP/big.json" --vsphere-cap 4000 || exit 1
+vmware_config "$IT_TMP/big.yaml"
+rules "$IT_TMP/big.yaml" -1 100
+vs -c "$IT_TMP/big.yaml" run --dry-run --report "$IT_TMP/big-dry.json"
+check "9,000-VM dry run exits 0" [ "$RC" = 0 ]
+check "9,000-VM listing is complete and the plan exact" report_check "$IT_TMP/big-dry.json" "
+assert r['summary']['vc-sim']['listed'] == 9015, r['summary']
+assert len(names) == 9005, len(names)
+assert len(set(names)) == 9005
+"
+check "the cap was hit and the list partitioned by power, folder and host" stats "
+assert s['by_status'].get('500', 0) >= 3, s['by_status']
+assert route('GET /api/vcenter/folder') == 1, s['by_route']
+assert route('GET /api/vcenter/host') == 1, s['by_route']
+assert route('GET /api/vcenter/vm') >= 10, s['by_route']
+"
+check "the partitioning is logged" grep -q "result cap" "$IT_TMP/err"
+
+# --- a session expiring mid-run is renewed once per expiry, not per worker
+mkinventory "$IT_TMP/ttl.json" 60
+sim_start --inventory "$IT_TMP/ttl.json" --session-ttl 40 || exit 1
+vmware_config "$IT_TMP/ttl.yaml"
+rules "$IT_TMP/ttl.yaml" -1 100
+vs -c "$IT_TMP/ttl.yaml" run --yes --report "$IT_TMP/ttl-report.json"
+check "run across session expiry exits 0" [ "$RC" = 0 ]
+check "run across session expiry deletes all" report_check "$IT_TMP/ttl-report.json" "
+assert len(names) == 65, len(names)
+bad = [(v['name'], v['outcome'], v.get('error')) for v in r['vms'] if v['outcome'] != 'deleted']
+assert not bad, bad
+"
+check "session renewed once per expiry" stats "
+logins = route('POST /api/session') + route('SessionManager/Login')
+other = s['requests'] - logins - route('/_sim/')
+expiries = other // 40 + 1
+assert 2 <= logins <= expiries + 1, (logins, other, s['by_route'])
+"
+
+# --- bursts of 503 and 429 are retried
+mkinventory "$IT_TMP/faults.json" 40
+sim_start --inventory "$IT_TMP/faults.json" --fault vmware:503:0.1 \
+	--fault vmware:429:0.05 || exit 1
+vmware_config "$IT_TMP/faults.yaml"
+rules "$IT_TMP/faults.yaml" -1 100
+vs -c "$IT_TMP/faults.yaml" run --yes --report "$IT_TMP/faults-report.json"
+check "run through 503/429 bursts exits 0" [ "$RC" = 0 ]
+check "run through 503/429 bursts deletes all" report_check "$IT_TMP/faults-report.json" "
+assert len(names) == 45, len(names)
+bad = [(v['name'], v['outcome'], v.get('error')) for v in r['vms'] if v['outcome'] != 'deleted']
+assert not bad, bad
+"
+check "the simulator did answer 503 and 429" stats "
+assert s['by_status'].get('503', 0) > 0 and s['by_status'].get('429', 0) > 0, s['by_status']
+"
+
+# --- a delete that fails is failed, exit 1
+mkinventory "$IT_TMP/err.json"
+sim_start --inventory "$IT_TMP/err.json" --fault vmware:delete-error || exit 1
+vmware_config "$IT_TMP/err.yaml"
+rules "$IT_TMP/err.yaml"
+vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/err-report.json"
+check "failing deletes exit 1" [ "$RC" = 1 ]
+check "failing deletes are failed with a message" report_check "$IT_TMP/err-report.json" "
+assert sorted(names) == sorted('$SELECTED'.split()), names
+for v in r['vms']:
+    assert v['outcome'] == 'failed', v
+    assert v['error']['class'] == 'server' and v['error']['message'], v
+    assert 'vc-sim' in v['error']['message'], v
+"
+check "the summary lists the failures" grep -q "failed" "$IT_TMP/out"
+
+# --- a VM stuck in another task is locked, retryable, still failed
+sim_start --inventory "$IT_TMP/err.json" --fault vmware:delete-stuck || exit 1
+vmware_config "$IT_TMP/err.yaml"
+rules "$IT_TMP/err.yaml"
+vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/stuck-report.json"
+check "busy VMs exit 1" [ "$RC" = 1 ]
+check "busy VMs are failed as locked" report_check "$IT_TMP/stuck-report.json" "
+assert sorted(names) == sorted('$SELECTED'.split()), names
+for v in r['vms']:
+    assert v['outcome'] == 'failed' and v['error']['class'] == 'locked', v
+"
+
+# --- bad credentials: exit 3, one clear line
+sim_start --inventory "$IT_TMP/err.json" --password other || exit 1
+vmware_config "$IT_TMP/err.yaml"
+rules "$IT_TMP/err.yaml"
+vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/auth.json"
+check "refused login exits 3" [ "$RC" = 3 ]
+check "refused login names the provider" grep -q "vc-sim.*login refused" "$IT_TMP/err"
+
+# --- a dead endpoint: exit 3, one clear line
+sim_stop
+vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/dead.json"
+check "unreachable provider exits 3" [ "$RC" = 3 ]
+check "unreachable provider names itself" grep -q "vc-sim" "$IT_TMP/err"
+
+it_finish
