@@ -16,9 +16,9 @@ trap cleanup EXIT
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
-step "Starting the simulator: an OpenStack lab of 300 servers, 5% of deletes ending in ERROR, some 503s"
+step "Starting the simulator: an OpenStack lab of 300 servers, 5% of deletes ending in ERROR, some 503s; an oVirt lab of 200 VMs"
 "$bin/vmsweep-sim" --listen 127.0.0.1:0 --port-file "$tmp/port" \
-	--generate osp=300 --seed 7 --latency 2:2 --delete-polls 2 \
+	--generate osp=300,rhv=200 --seed 7 --latency 2:2 --delete-polls 2 \
 	--fault osp:503:0.03 --fault osp:delete-error:0.05 \
 	>"$tmp/sim.log" 2>&1 &
 sim_pid=$!
@@ -32,7 +32,7 @@ url=http://127.0.0.1:$(cat "$tmp/port")
 echo "simulator listening on $url"
 
 cat >"$tmp/vmsweep.yaml" <<EOF
-# A demo configuration: one OpenStack provider, the simulator.
+# A demo configuration: an OpenStack and an oVirt provider, the simulator.
 providers:
   - name: osp-lab
     type: osp
@@ -43,6 +43,13 @@ providers:
     user_domain_name: Default
     project_domain_name: Default
     region: RegionOne
+    max_concurrency: 16
+  - name: rhv-lab
+    type: rhv
+    url: $url/ovirt-engine/api
+    username: admin@internal
+    password_env: VMSWEEP_DEMO_PASSWORD
+    tags: true
     max_concurrency: 16
 
 rules:
@@ -111,5 +118,6 @@ python3 - "$url" <<'PY'
 import json, sys, urllib.request
 s = json.load(urllib.request.urlopen(sys.argv[1] + "/_sim/state"))
 print("%d OpenStack servers remain" % len(s["osp"]))
+print("%d oVirt VMs remain" % len(s["rhv"]))
 PY
 [ "$rc" -le 1 ]
