@@ -579,6 +579,22 @@ static int protected_by(const struct vs_config *cfg,
 	return 0;
 }
 
+int vs_select_protected(const struct vs_config *cfg,
+			const struct vs_config_provider *prov,
+			const struct vs_vm *vm, int64_t now, char *why,
+			size_t sz)
+{
+	struct vs_buf b;
+	int rc;
+
+	vs_buf_init(&b, REASON_CAP);
+	rc = protected_by(cfg, prov, vm, vm->name ? vm->name : "", now, &b);
+	if (why && sz)
+		snprintf(why, sz, "%s", rc && b.s ? b.s : "");
+	vs_buf_release(&b);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 
 static int select_one(struct vs_report *plan, const struct vs_config *cfg,

@@ -56,6 +56,18 @@ int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 	      struct vs_error *err);
 
 /*
+ * The protections alone (no rules), as vs_select checks them first: 1
+ * with the reason ("protected by marker 'vmsweep:keep' (tag)") in why
+ * (cut to sz, always terminated) when anything protects vm on provider
+ * prov (may be NULL), else 0.  For re-checking a VM chosen earlier
+ * (vmsweep retry).
+ */
+int vs_select_protected(const struct vs_config *cfg,
+			const struct vs_config_provider *prov,
+			const struct vs_vm *vm, int64_t now, char *why,
+			size_t sz);
+
+/*
  * fnmatch-style glob match ("*", "?", "[...]", "[!...]", backslash escapes;
  * bytes, not characters), optionally caseless (ASCII).  1 on a match.
  */

@@ -305,6 +305,18 @@ void vs_sweep_cancel(struct vs_sweep *s)
 		vs_http_shared_cancel(s->http_sh);
 }
 
+void vs_sweep_abort(struct vs_sweep *s)
+{
+	vs_sweep_cancel(s);
+	if (s && s->http_sh)
+		vs_http_shared_abort(s->http_sh);
+}
+
+size_t vs_sweep_provider_listed(const struct vs_sweep *s, size_t i)
+{
+	return s->inv ? s->inv[i].vms.n : 0;
+}
+
 size_t vs_sweep_n_providers(const struct vs_sweep *s)
 {
 	return s->n_prov;
@@ -457,8 +469,11 @@ int vs_sweep_plan(struct vs_sweep *s, struct vs_error *err)
 		return VS_OK;
 	if (!s->inventoried)
 		vs_sweep_inventory(s, NULL);
-	if (vs_select(&s->report, s->cfg, s->inv, s->n_prov, vs_time_now(),
-		      err) != VS_OK)
+	if (s->opts.select
+		    ? s->opts.select(&s->report, s->cfg, s->inv, s->n_prov,
+				     vs_time_now(), s->opts.select_udata, err)
+		    : vs_select(&s->report, s->cfg, s->inv, s->n_prov,
+				vs_time_now(), err))
 		return VS_ERR;
 	/* Whatever select recorded, the report says which provider could
 	 * not be listed and why. */
@@ -483,7 +498,8 @@ int vs_sweep_plan(struct vs_sweep *s, struct vs_error *err)
 	if (!s->vst)
 		return vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
 	for (i = 0; i < s->report.n_vms; i++)
-		assert(s->report.vms[i].provider_index < s->n_prov);
+		assert(s->report.vms[i].outcome != VS_OUT_NONE ||
+		       s->report.vms[i].provider_index < s->n_prov);
 	s->report.is_plan = 1;
 	s->report.created_ms = vs_time_now_ms();
 	free(s->report.version);
@@ -527,7 +543,11 @@ int vs_sweep_check_gates(const struct vs_report *plan,
 {
 	struct gate_walk g = {0, log, msg, sz};
 	size_t i, j;
-	long total = (long)plan->n_vms;
+	long total = 0;
+
+	/* Entries that already have an outcome (retry) delete nothing. */
+	for (j = 0; j < plan->n_vms; j++)
+		total += plan->vms[j].outcome == VS_OUT_NONE;
 
 	if (cfg->max_deletes >= 0 && total > cfg->max_deletes)
 		gate_hit(&g,
@@ -539,7 +559,8 @@ int vs_sweep_check_gates(const struct vs_report *plan,
 		long sel = 0, allowed;
 
 		for (j = 0; j < plan->n_vms; j++)
-			if (strcmp(plan->vms[j].provider, p->name) == 0)
+			if (plan->vms[j].outcome == VS_OUT_NONE &&
+			    strcmp(plan->vms[j].provider, p->name) == 0)
 				sel++;
 		if (cfg->max_deletes_per_provider >= 0 &&
 		    sel > cfg->max_deletes_per_provider)
@@ -593,6 +614,7 @@ static void record_failure(struct vs_sweep *s, size_t i,
 	v->error = *err;
 	v->rounds_failed++;
 	finish(v, VS_OUT_FAILED);
+	vs_progress_add(s->opts.progress, 0, 1);
 	vs_log(VS_LOG_WARN, v->provider, "%s failed: %s on %s: %s: %s%s", what,
 	       v->name, v->provider, vs_err_class_name(err->cls), err->message,
 	       err->retryable ? " (retryable)" : "");
@@ -634,6 +656,9 @@ static int task_delete(void *ctx, void *arg)
 		not_attempted(v, "not attempted: run interrupted");
 		return VS_OK;
 	}
+	/* A retry takes the VM back from the failed count. */
+	if (v->outcome == VS_OUT_FAILED)
+		vs_progress_add(s->opts.progress, 0, -1);
 	vs_error_clear(&err);
 	vs_error_clear(&v->error);
 	if (!v->started_ms)
@@ -650,6 +675,7 @@ static int task_delete(void *ctx, void *arg)
 		if (err.cls == VS_EC_PROTECTED) {
 			v->error = err;
 			finish(v, VS_OUT_PROTECTED);
+			vs_progress_add(s->opts.progress, 0, 1);
 			vs_log(VS_LOG_WARN, v->provider,
 			       "Protected: %s on %s: %s", v->name, v->provider,
 			       err.message);
@@ -663,11 +689,13 @@ static int task_delete(void *ctx, void *arg)
 		if (s->opts.dry_run)
 			break;
 		finish(v, VS_OUT_DELETED);
+		vs_progress_add(s->opts.progress, 1, 0);
 		vs_log(VS_LOG_INFO, v->provider, "Deleted: %s on %s", v->name,
 		       v->provider);
 		return VS_OK;
 	case VS_REMOVE_ABSENT:
 		finish(v, VS_OUT_ALREADY_ABSENT);
+		vs_progress_add(s->opts.progress, 1, 0);
 		vs_log(VS_LOG_INFO, v->provider, "Already absent: %s on %s",
 		       v->name, v->provider);
 		return VS_OK;
@@ -681,6 +709,7 @@ static int task_delete(void *ctx, void *arg)
 				     "deletion accepted, the provider cannot "
 				     "confirm it");
 			finish(v, VS_OUT_REQUESTED);
+			vs_progress_add(s->opts.progress, 0, 1);
 			return VS_OK;
 		}
 		s->vst[i].timeout_ms = vm_delete_timeout(s, v);
@@ -697,6 +726,7 @@ static int task_delete(void *ctx, void *arg)
 		err.retryable = 0;
 		v->error = err;
 		finish(v, VS_OUT_PROTECTED);
+		vs_progress_add(s->opts.progress, 0, 1);
 		vs_log(VS_LOG_WARN, v->provider, "Protected: %s on %s: %s",
 		       v->name, v->provider, err.message);
 		return VS_OK;
@@ -704,6 +734,7 @@ static int task_delete(void *ctx, void *arg)
 		if (!s->opts.dry_run)
 			break;
 		finish(v, VS_OUT_PRETEND);
+		vs_progress_add(s->opts.progress, 1, 0);
 		vs_log(VS_LOG_INFO, v->provider, "Pretend delete: %s on %s",
 		       v->name, v->provider);
 		return VS_OK;
@@ -730,6 +761,7 @@ static void confirm_timeout(struct vs_sweep *s, size_t i)
 		     "deletion not confirmed within %s", d);
 	s->vst[i].pending = 0;
 	finish(v, VS_OUT_REQUESTED);
+	vs_progress_add(s->opts.progress, 0, 1);
 	vs_log(VS_LOG_WARN, v->provider, "Not confirmed: %s on %s: %s", v->name,
 	       v->provider, v->error.message);
 }
@@ -758,6 +790,7 @@ static int confirm_apply(struct vs_sweep *s, size_t i,
 		s->vst[i].pending = 0;
 		vs_error_clear(&v->error);
 		finish(v, VS_OUT_DELETED);
+		vs_progress_add(s->opts.progress, 1, 0);
 		vs_log(VS_LOG_INFO, v->provider, "Deleted: %s on %s", v->name,
 		       v->provider);
 		return 1;
@@ -954,15 +987,16 @@ static size_t retry_candidates(struct vs_sweep *s, size_t *idx)
 
 static int execute(struct vs_sweep *s)
 {
-	size_t *idx = NULL, n, i;
+	size_t *idx = NULL, n = 0, i;
 	int round, rc = VS_ERR;
 
 	idx = calloc(s->report.n_vms ? s->report.n_vms : 1, sizeof(*idx));
 	if (!idx)
 		return VS_ERR;
 	for (i = 0; i < s->report.n_vms; i++)
-		idx[i] = i;
-	if (round_run(s, idx, s->report.n_vms) != VS_OK)
+		if (s->report.vms[i].outcome == VS_OUT_NONE)
+			idx[n++] = i;
+	if (round_run(s, idx, n) != VS_OK)
 		goto out;
 	for (round = 1; round <= s->cfg->retry_rounds; round++) {
 		n = retry_candidates(s, idx);
@@ -1128,9 +1162,9 @@ static size_t count_selected_providers(const struct vs_sweep *s,
 int vs_sweep_run(struct vs_sweep *s, struct vs_error *err)
 {
 	char gate_msg[512] = "";
-	int inv_code, code, gates;
+	int inv_code, code, gates, rc_exec;
 	int64_t started;
-	size_t i;
+	size_t i, to_run;
 
 	assert(!s->ran);
 	s->ran = 1;
@@ -1163,7 +1197,8 @@ int vs_sweep_run(struct vs_sweep *s, struct vs_error *err)
 	}
 	if (gates && !s->opts.dry_run) {
 		for (i = 0; i < s->report.n_vms; i++)
-			not_attempted(&s->report.vms[i], gate_msg);
+			if (s->report.vms[i].outcome == VS_OUT_NONE)
+				not_attempted(&s->report.vms[i], gate_msg);
 		finalize(s);
 		write_report(s);
 		print_summary(s, gate_msg);
@@ -1171,13 +1206,15 @@ int vs_sweep_run(struct vs_sweep *s, struct vs_error *err)
 		return VS_EXIT_GATE;
 	}
 
-	if (!s->opts.dry_run && !s->opts.yes && s->report.n_vms > 0) {
+	for (i = 0, to_run = 0; i < s->report.n_vms; i++)
+		to_run += s->report.vms[i].outcome == VS_OUT_NONE;
+	if (!s->opts.dry_run && !s->opts.yes && to_run > 0) {
 		if (!s->opts.confirm) {
 			vs_error_set(err, VS_EC_CONFIG, 0, 0,
 				     "refusing to delete %zu VMs without "
 				     "--yes; pass --yes to delete, or "
 				     "--dry-run to see what would be deleted",
-				     s->report.n_vms);
+				     to_run);
 			return VS_EXIT_USAGE;
 		}
 		if (!s->opts.confirm(&s->report, s->opts.confirm_udata)) {
@@ -1188,19 +1225,25 @@ int vs_sweep_run(struct vs_sweep *s, struct vs_error *err)
 		}
 	}
 
-	if (s->report.n_vms) {
+	if (to_run) {
 		struct vs_buf names;
 
 		vs_buf_init(&names, 4096);
 		count_selected_providers(s, &names);
 		vs_log(VS_LOG_INFO, TAG, "%s %zu VMs on %s",
 		       s->opts.dry_run ? "dry run: probing" : "deleting",
-		       s->report.n_vms, names.s);
+		       to_run, names.s);
 		vs_buf_release(&names);
 	} else {
 		vs_log(VS_LOG_INFO, TAG, "nothing selected");
 	}
-	if (execute(s) != VS_OK) {
+	if (s->report.n_vms)
+		vs_progress_begin(s->opts.progress,
+				  s->opts.dry_run ? "probed" : "deleted",
+				  s->report.n_vms, NULL);
+	rc_exec = execute(s);
+	vs_progress_end(s->opts.progress);
+	if (rc_exec != VS_OK) {
 		/* Out of memory mid-run: what has no outcome was not tried. */
 		for (i = 0; i < s->report.n_vms; i++) {
 			if (s->vst[i].pending)

@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "progress.h"
 #include "provider.h"
 #include "report.h"
 
@@ -54,6 +55,23 @@ struct vs_sweep_target {
  */
 typedef int (*vs_sweep_confirm_fn)(const struct vs_report *plan, void *udata);
 
+struct vs_inventory; /* select.h */
+
+/*
+ * Makes the plan from the inventory instead of the rules (vs_select):
+ * vmsweep retry builds it from an earlier report.  The contract is
+ * vs_select's (one provider summary per inventory, vms[].vm linked into
+ * inv, err filled on failure), with one addition: an entry may already
+ * carry its final outcome (a VM gone since: already_absent; one that
+ * cannot be retried: not_attempted, provider_index (size_t)-1 allowed).
+ * Those are reported as they are and never run or counted by the gates.
+ */
+typedef int (*vs_sweep_select_fn)(struct vs_report *plan,
+				  const struct vs_config *cfg,
+				  const struct vs_inventory *inv, size_t n_inv,
+				  int64_t now, void *udata,
+				  struct vs_error *err);
+
 struct vs_sweep_opts {
 	int dry_run;
 	int yes;		 /* real deletion was explicitly asked for */
@@ -70,9 +88,17 @@ struct vs_sweep_opts {
 	FILE *summary; /* the text summary at the end; NULL for none */
 	vs_sweep_confirm_fn confirm;
 	void *confirm_udata;
+	/*
+	 * The progress line (progress.h), or NULL: begun when the deletes
+	 * (or probes) start, counted as VMs end, ended before the summary.
+	 */
+	struct vs_progress *progress;
 	/* Only open each provider (vmsweep check): no listing, and open
 	 * failures are left to the caller to report. */
 	int open_only;
+	/* The plan from something else than the rules; NULL: vs_select. */
+	vs_sweep_select_fn select;
+	void *select_udata;
 };
 
 struct vs_sweep *vs_sweep_new(const struct vs_config *cfg,
@@ -93,6 +119,8 @@ int vs_sweep_inventory(struct vs_sweep *s, struct vs_error *err);
 /* The providers of the sweep (after --provider) and how each one went. */
 size_t vs_sweep_n_providers(const struct vs_sweep *s);
 const char *vs_sweep_provider_name(const struct vs_sweep *s, size_t i);
+/* How many VMs provider i listed (0 before or without a listing). */
+size_t vs_sweep_provider_listed(const struct vs_sweep *s, size_t i);
 /* NULL when provider i opened (and listed) fine. */
 const struct vs_error *vs_sweep_provider_error(const struct vs_sweep *s,
 					       size_t i);
@@ -122,6 +150,12 @@ int vs_sweep_run(struct vs_sweep *s, struct vs_error *err);
  * polled.  Safe from any thread; idempotent.
  */
 void vs_sweep_cancel(struct vs_sweep *s);
+/*
+ * vs_sweep_cancel(), and cut the HTTP requests in flight too (they fail
+ * with class cancelled): for when the grace period after a stop is over.
+ * Safe from any thread; idempotent.
+ */
+void vs_sweep_abort(struct vs_sweep *s);
 
 /*
  * Check the safety gates of a plan against cfg (limits.max_deletes,
