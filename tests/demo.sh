@@ -16,9 +16,9 @@ trap cleanup EXIT
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
-step "Starting the simulator: an OpenStack lab of 300 servers, 5% of deletes ending in ERROR, some 503s; an oVirt lab of 200 VMs"
+step "Starting the simulator: an OpenStack lab of 300 servers, 5% of deletes ending in ERROR, some 503s; an oVirt lab of 200 VMs; a vCenter of 200 VMs"
 "$bin/vmsweep-sim" --listen 127.0.0.1:0 --port-file "$tmp/port" \
-	--generate osp=300,rhv=200 --seed 7 --latency 2:2 --delete-polls 2 \
+	--generate osp=300,rhv=200,vmware=200 --seed 7 --latency 2:2 --delete-polls 2 \
 	--fault osp:503:0.03 --fault osp:delete-error:0.05 \
 	>"$tmp/sim.log" 2>&1 &
 sim_pid=$!
@@ -32,7 +32,7 @@ url=http://127.0.0.1:$(cat "$tmp/port")
 echo "simulator listening on $url"
 
 cat >"$tmp/vmsweep.yaml" <<EOF
-# A demo configuration: an OpenStack and an oVirt provider, the simulator.
+# A demo configuration: OpenStack, oVirt and vSphere providers, the simulator.
 providers:
   - name: osp-lab
     type: osp
@@ -50,6 +50,12 @@ providers:
     username: admin@internal
     password_env: VMSWEEP_DEMO_PASSWORD
     tags: true
+    max_concurrency: 16
+  - name: vc-lab
+    type: vmware
+    url: $url
+    username: admin@vsphere.local
+    password_env: VMSWEEP_DEMO_PASSWORD
     max_concurrency: 16
 
 rules:
@@ -119,5 +125,6 @@ import json, sys, urllib.request
 s = json.load(urllib.request.urlopen(sys.argv[1] + "/_sim/state"))
 print("%d OpenStack servers remain" % len(s["osp"]))
 print("%d oVirt VMs remain" % len(s["rhv"]))
+print("%d vSphere VMs remain" % len(s["vmware"]))
 PY
 [ "$rc" -le 1 ]
