@@ -885,6 +885,20 @@ static bool parse_filter(struct sim_req *req, struct sim_resp *resp,
 	return true;
 }
 
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+	return vs_buf_add(data, buffer, size) == 0 ? 0 : -1;
+}
+
+/* Append j (stolen) to b as compact JSON. */
+static void dump_into(struct vs_buf *b, json_t *j)
+{
+	if (j == NULL)
+		return;
+	json_dump_callback(j, dump_cb, b, JSON_COMPACT);
+	json_decref(j);
+}
+
 static void list_servers(struct sim_req *req, struct sim_resp *resp,
 			 bool detail)
 {
@@ -898,7 +912,10 @@ static void list_servers(struct sim_req *req, struct sim_resp *resp,
 	size_t start = 0, count = 0;
 	const char *last = NULL;
 	char last_id[SIM_ID_MAX];
-	json_t *list, *body;
+	struct vs_buf out;
+	json_t *links_j;
+	char *text;
+	size_t len;
 
 	if (!begin(req, resp, &ctx, true))
 		return;
@@ -919,7 +936,10 @@ static void list_servers(struct sim_req *req, struct sim_resp *resp,
 	}
 	if (!parse_filter(req, resp, &ctx, &f))
 		return;
-	list = json_array();
+	/* Each server is serialised as soon as it is built, so a page of
+	 * a thousand never exists as one big JSON tree. */
+	vs_buf_init(&out, 0);
+	vs_buf_adds(&out, "{\"servers\":[");
 	pthread_mutex_lock(&inv->lock);
 	if (marker != NULL) {
 		struct sim_vm *m = sim_inv_find_any_nolock(inv, marker);
@@ -931,7 +951,7 @@ static void list_servers(struct sim_req *req, struct sim_resp *resp,
 			snprintf(msg, sizeof(msg), "marker [%.64s] not found",
 				 marker);
 			nova_error(resp, 400, msg);
-			json_decref(list);
+			vs_buf_release(&out);
 			goto out;
 		}
 		start = m->pos + 1;
@@ -943,25 +963,38 @@ static void list_servers(struct sim_req *req, struct sim_resp *resp,
 			continue;
 		if (!sim_vm_observe_nolock(sim, inv, vm))
 			continue;
-		json_array_append_new(list, server_json(&ctx, vm, detail));
+		if (count > 0)
+			vs_buf_addc(&out, ',');
+		dump_into(&out, server_json(&ctx, vm, detail));
 		last = vm->id;
 		count++;
 	}
 	if (last != NULL)
 		snprintf(last_id, sizeof(last_id), "%s", last);
 	pthread_mutex_unlock(&inv->lock);
-	body = json_pack("{so}", "servers", list);
+	vs_buf_addc(&out, ']');
 	if (count == (size_t)limit && last != NULL) {
 		char *href = next_link(req, &ctx,
 				       detail ? "servers/detail" : "servers",
 				       last_id);
 
-		json_object_set_new(body, "servers_links",
-				    json_pack("[{ssss}]", "href",
-					      href ? href : "", "rel", "next"));
+		links_j = json_pack("[{ssss}]", "href", href ? href : "", "rel",
+				    "next");
+		vs_buf_adds(&out, ",\"servers_links\":");
+		dump_into(&out, links_j);
 		free(href);
 	}
-	sim_resp_json(resp, 200, body);
+	vs_buf_addc(&out, '}');
+	text = vs_buf_detach(&out, &len);
+	if (text == NULL) {
+		nova_error(resp, 500, "out of memory");
+		goto out;
+	}
+	/* Hand the page over without another copy. */
+	sim_resp_empty(resp, 200);
+	resp->body = text;
+	resp->body_len = len;
+	sim_resp_header(resp, "Content-Type", "application/json");
 out:
 	if (f.have_regex)
 		regfree(&f.regex);
