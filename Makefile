@@ -62,7 +62,7 @@ PROVIDERS := $(sort $(PROVIDERS))
 SIM_SRC   := $(wildcard tests/sim/*.c)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Modules whose tests also run under ThreadSanitizer.
-TSAN_TESTS := $(filter pool queue log http sweep osp_auth rhv_auth signals progress,$(UNIT_TESTS))
+TSAN_TESTS := $(filter pool queue log http sweep osp_auth rhv_auth vmw_session signals progress,$(UNIT_TESTS))
 
 # Every unit test links the module it is named after plus these; a test
 # needing more declares DEPS_<module> (a core module name, or a path
@@ -73,10 +73,11 @@ DEPS_config := config
 DEPS_plugin := plugin config http
 DEPS_select := select report config
 DEPS_report := report
-DEPS_sweep  := sweep select report config plugin http pool queue
+DEPS_sweep  := sweep select report config plugin http pool queue progress
 DEPS_osp_parse  := providers/osp/osp_parse providers/osp/osp_util
 DEPS_osp_clouds := providers/osp/osp_clouds providers/osp/osp_util
 DEPS_vmw_parse  := providers/vmware/vmw_parse providers/vmware/vmw_util
+DEPS_vmw_session := providers/vmware/vmw_session providers/vmware/vmw_parse providers/vmware/vmw_util
 DEPS_rhv_parse  := providers/rhv/rhv_parse providers/rhv/rhv_util
 DEPS_rhv_auth   := providers/rhv/rhv_auth providers/rhv/rhv_parse providers/rhv/rhv_util
 DEPS_osp_auth   := providers/osp/osp_auth providers/osp/osp_parse providers/osp/osp_clouds providers/osp/osp_util
