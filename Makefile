@@ -22,6 +22,7 @@ MANDIR    ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DOCDIR    ?= $(PREFIX)/share/doc/vmsweep
 WERROR    ?= 1
+NPROC     := $(shell nproc 2>/dev/null || echo 2)
 
 B := build
 
@@ -166,7 +167,7 @@ TEST_PLUGINS := $(if $(wildcard tests/unit/fake_provider.c),$(addprefix $(B)/asa
 CERTS := $(B)/certs/ca.pem $(B)/certs/server.pem $(B)/certs/server.key \
 	$(B)/certs/untrusted.pem $(B)/certs/untrusted.key
 certs: $(CERTS)
-$(CERTS): tests/gen-certs
+$(CERTS) &: tests/gen-certs
 	tests/gen-certs $(B)/certs
 # The HTTP tests serve TLS with them (order-only: not linked).
 $(B)/asan/tests/test_http $(B)/tsan/tests/test_http: | $(CERTS)
@@ -182,7 +183,7 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1
 
 check: deps
-	$(MAKE) WERROR=1 all certs $(UNIT_BINS) $(TSAN_BINS) $(TEST_PLUGINS) \
+	$(MAKE) -j$(NPROC) WERROR=1 all certs $(UNIT_BINS) $(TSAN_BINS) $(TEST_PLUGINS) \
 		$(B)/asan/vmsweep $(foreach p,$(PROVIDERS),$(B)/asan/providers/vmsweep-$(p).so)
 	tests/run-tests $(UNIT_BINS) $(TSAN_BINS) $(wildcard tests/integration/test_*.sh)
 
@@ -249,7 +250,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(DOCDIR)
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$(NPROC) all
 	tests/demo.sh
 
 bench: deps
