@@ -41,8 +41,8 @@ struct vs_progress {
 	struct vs_progress_opts opts;
 	const char *done_word;
 	size_t total;
-	atomic_size_t done;
-	atomic_size_t failed;
+	atomic_long done;
+	atomic_long failed;
 	int64_t started_ms;
 
 	pthread_t thread;
@@ -180,13 +180,16 @@ static void draw(int fd, void *udata)
 	struct vs_progress_state st;
 	char line[LINE_MAX_BYTES + 8];
 	size_t len = 1;
+	long d, f;
 
 	if (fd < 0)
 		return;
 	st.done_word = p->done_word;
 	st.total = p->total;
-	st.done = atomic_load(&p->done);
-	st.failed = atomic_load(&p->failed);
+	d = atomic_load(&p->done);
+	f = atomic_load(&p->failed);
+	st.done = d > 0 ? (size_t)d : 0;
+	st.failed = f > 0 ? (size_t)f : 0;
 	st.elapsed_ms = vs_time_mono_ms() - p->started_ms;
 	line[0] = '\r';
 	len += vs_progress_format(line + 1, LINE_MAX_BYTES, &st, p->opts.color,
@@ -297,7 +300,7 @@ int vs_progress_begin(struct vs_progress *p, const char *done_word,
 	return 0;
 }
 
-void vs_progress_add(struct vs_progress *p, size_t done, size_t failed)
+void vs_progress_add(struct vs_progress *p, long done, long failed)
 {
 	if (!p)
 		return;

@@ -77,8 +77,12 @@ void vs_progress_free(struct vs_progress *p);
  */
 int vs_progress_begin(struct vs_progress *p, const char *done_word,
 		      size_t total, struct vs_error *err);
-/* Count VMs that ended: done well, failed otherwise.  p NULL is fine. */
-void vs_progress_add(struct vs_progress *p, size_t done, size_t failed);
+/*
+ * Count VMs that ended: done well, failed otherwise.  Negative values
+ * take back an earlier count (a failed VM that a retry round takes up
+ * again).  p NULL is fine.
+ */
+void vs_progress_add(struct vs_progress *p, long done, long failed);
 /*
  * Stop drawing and erase the line, so that what follows (the summary)
  * starts on a clean line.  Idempotent; p NULL is fine.
