@@ -275,10 +275,17 @@ static int match_secret(const char *s, size_t i, size_t len, size_t *vs,
 	const char *q = NULL;
 	size_t k, j, kl;
 	int in_quotes = i > 0 && s[i - 1] == '"';
+	/*
+	 * A field name may also end a longer one ("OS_PASSWORD",
+	 * "db-password", "auth_token"): that is still a credential.
+	 */
+	int suffix = i > 0 && (s[i - 1] == '_' || s[i - 1] == '-');
 
-	if (i > 0 && is_word((unsigned char)s[i - 1]))
+	if (i > 0 && is_word((unsigned char)s[i - 1]) && !suffix)
 		return 0;
 	for (k = 0; k < sizeof(secret_keys) / sizeof(secret_keys[0]); k++) {
+		if (suffix && secret_keys[k].header)
+			continue;
 		kl = strlen(secret_keys[k].name);
 		if (kl <= len - i &&
 		    strncasecmp(s + i, secret_keys[k].name, kl) == 0 &&
@@ -299,7 +306,16 @@ static int match_secret(const char *s, size_t i, size_t len, size_t *vs,
 	while (j < len && is_blank((unsigned char)s[j]))
 		j++;
 	if (j < len && s[j] == '=') {
+		/* name=value, name = value, name="value" or name='value'. */
 		j++;
+		while (j < len && is_blank((unsigned char)s[j]))
+			j++;
+		if (j < len && (s[j] == '"' || s[j] == '\'')) {
+			q = s[j] == '"' ? "\"" : "'";
+			*vs = j + 1;
+			*ve = find_quote(s, *vs, len, q);
+			return 1;
+		}
 		*vs = j;
 		while (j < len && !strchr("& \t\r\n;\"',", s[j]))
 			j++;
@@ -343,6 +359,35 @@ static int match_secret(const char *s, size_t i, size_t len, size_t *vs,
 	return *ve > *vs;
 }
 
+/*
+ * If s[i] starts the "://" of a URL whose authority holds a password
+ * ("https://user:password@host"), set [*vs, *ve) to the password and
+ * return 1.
+ */
+static int match_userinfo(const char *s, size_t i, size_t len, size_t *vs,
+			  size_t *ve)
+{
+	size_t j, end, at = 0, colon = 0;
+
+	if (len - i < 3 || memcmp(s + i, "://", 3) != 0)
+		return 0;
+	/* The authority ends at the path, query, fragment or the text. */
+	for (end = i + 3; end < len && !strchr("/?#\"'<> \t\r\n", s[end]);
+	     end++)
+		if (s[end] == '@')
+			at = end; /* the last '@': a password may hold one */
+	if (!at)
+		return 0;
+	for (j = i + 3; j < at && !colon; j++)
+		if (s[j] == ':')
+			colon = j;
+	if (!colon)
+		return 0;
+	*vs = colon + 1;
+	*ve = at;
+	return 1;
+}
+
 /* Append src[0..len) redacted and escaped. */
 static void out_sanitized(struct out *o, const char *src, size_t len, int json)
 {
@@ -350,8 +395,9 @@ static void out_sanitized(struct out *o, const char *src, size_t len, int json)
 
 	while (i < len && !o->full) {
 		unsigned char c = (unsigned char)src[i];
-		if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
-		    match_secret(src, i, len, &vs, &ve)) {
+		if ((((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
+		     match_secret(src, i, len, &vs, &ve)) ||
+		    (c == ':' && match_userinfo(src, i, len, &vs, &ve))) {
 			while (i < vs && !o->full)
 				i += out_escaped(o,
 						 (const unsigned char *)src + i,

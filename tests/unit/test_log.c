@@ -336,6 +336,25 @@ static void test_redaction(void **state)
 		{"{\\\"password\\\":\\\"x\\\"}",
 		 "{\\\"password\\\":\\\"[REDACTED]\\\"}"},
 		{"password: hunter2", "password: [REDACTED]"},
+		/* Spaces or quotes around the value of name=value. */
+		{"password=\"hun ter2\" user=bob",
+		 "password=\"[REDACTED]\" user=bob"},
+		{"password='hunter2'", "password='[REDACTED]'"},
+		{"password = hunter2 x", "password = [REDACTED] x"},
+		/* A credential name at the end of a longer one. */
+		{"OS_PASSWORD=hunter2", "OS_PASSWORD=[REDACTED]"},
+		{"db-password: hunter2", "db-password: [REDACTED]"},
+		{"{\"auth_token\":\"abc\",\"n\":1}",
+		 "{\"auth_token\":\"[REDACTED]\",\"n\":1}"},
+		{"{\"subject_token\": \"zzz\"}",
+		 "{\"subject_token\": \"[REDACTED]\"}"},
+		/* A password in a URL. */
+		{"GET https://admin:hun@ter2@vc:443/api?x=1",
+		 "GET https://admin:[REDACTED]@vc:443/api?x=1"},
+		{"https://admin@vc/a https://vc:8443/a@b",
+		 "https://admin@vc/a https://vc:8443/a@b"},
+		{"password_env=VC_PASS", "password_env=VC_PASS"},
+		{"run --password=hunter2", "run --password=[REDACTED]"},
 		/* Not credentials: whole words only, and structures stay. */
 		{"tokens=5 token_id=3 passwords",
 		 "tokens=5 token_id=3 passwords"},
