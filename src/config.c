@@ -879,12 +879,26 @@ out:
 	return rc;
 }
 
+/*
+ * Whether a variable's name may be quoted in a message: the usual
+ * upper-case form.  "Hunter2x" is a valid name too, but more likely a
+ * password pasted where the name belongs.
+ */
+static int env_name_shown(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_'))
+			return 0;
+	return 1;
+}
+
 /* Resolve KEY_env / KEY_file (via "env" or "file") given as v. */
 static int resolve_secret(struct ctx *c, const char *key, const char *via,
 			  const struct node *v, char **out)
 {
-	char qb[QBUF];
-	const char *val;
+	char qb[QBUF], var[QBUF + 32];
+	const char *val, *problem = NULL;
 
 	if (strcmp(via, "env") == 0) {
 		if (!valid_env_name(v->s))
@@ -893,22 +907,23 @@ static int resolve_secret(struct ctx *c, const char *key, const char *via,
 				"'%s_env' must name an environment variable "
 				"(letters, digits, '_')",
 				key);
+		if (env_name_shown(v->s))
+			snprintf(var, sizeof(var), "environment variable '%s'",
+				 q(qb, v->s));
+		else
+			snprintf(var, sizeof(var),
+				 "environment variable (name not shown: it "
+				 "may be a pasted secret)");
 		val = getenv(v->s);
 		if (!val)
-			return fail(c, v->line, v->col,
-				    "environment variable '%s' for '%s' is not "
-				    "set",
-				    v->s, key);
-		if (!*val)
-			return fail(c, v->line, v->col,
-				    "environment variable '%s' for '%s' is "
-				    "empty",
-				    v->s, key);
-		if (strchr(val, '\n') || strchr(val, '\r'))
-			return fail(c, v->line, v->col,
-				    "environment variable '%s' for '%s' must "
-				    "hold one line",
-				    q(qb, v->s), key);
+			problem = "is not set";
+		else if (!*val)
+			problem = "is empty";
+		else if (strchr(val, '\n') || strchr(val, '\r'))
+			problem = "must hold one line";
+		if (problem)
+			return fail(c, v->line, v->col, "%s for '%s' %s", var,
+				    key, problem);
 		*out = strdup(val);
 		return *out ? 0 : nomem(c);
 	}

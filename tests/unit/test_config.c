@@ -650,6 +650,12 @@ static void test_secret_env(void **state)
 			"'password_env' must name an environment variable", msg,
 			sizeof(msg));
 	assert_null(strstr(msg, "hunter2"));
+	/* So is one that happens to be a valid variable name. */
+	unsetenv("Hunter2pass");
+	expect_error_at("providers:\n  - name: a\n    type: osp\n"
+			"    password_env: Hunter2pass\n",
+			4, 19, "for 'password' is not set", msg, sizeof(msg));
+	assert_null(strstr(msg, "Hunter2"));
 	/* A literal password is refused and not repeated. */
 	expect_error_at("providers:\n  - name: a\n    type: osp\n"
 			"    password: " SECRET "\n",
