@@ -833,6 +833,12 @@ out:
 	return ret;
 }
 
+int vs_report_write_atomic(const char *path, const char *data, size_t len,
+			   struct vs_error *err)
+{
+	return write_atomic(path, data, len, err);
+}
+
 int vs_report_write_json(const struct vs_report *r, const char *path,
 			 struct vs_error *err)
 {

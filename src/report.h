@@ -128,6 +128,13 @@ void vs_report_tally(struct vs_report *r);
 int vs_report_write_json(const struct vs_report *r, const char *path,
 			 struct vs_error *err);
 /*
+ * Write len bytes of data to path atomically, as vs_report_write_json()
+ * writes a report file (directory made, mode 0640, fsync, rename, fsync
+ * of the directory); for the other files a run leaves (metrics).
+ */
+int vs_report_write_atomic(const char *path, const char *data, size_t len,
+			   struct vs_error *err);
+/*
  * Read a plan or report file ("-" is stdin) into r, which is
  * (re)initialised first, so it must not hold anything.  Strict: a wrong
  * schema_version, a missing field or a wrong type is a one-line error
