@@ -27,6 +27,8 @@ struct vs_cli {
 	const char *plugin_dir; /* --plugin-dir DIR, or NULL */
 	int verbosity;		/* +1 per -v, -1 per -q */
 	int log_format;		/* enum vs_log_format, or -1: the config's */
+	/* The signal-watching thread main() started (signals.h). */
+	struct vs_signals *signals;
 
 	/* What the helpers load. */
 	struct vs_config cfg;

@@ -18,9 +18,13 @@ static void check_usage(FILE *out)
 		"\n"
 		"Load the configuration, the plugin of every provider, check "
 		"each provider's\n"
-		"keys and open (authenticate to) every provider.  Nothing is "
-		"listed or\n"
-		"changed.  Every problem is reported, one line each.\n"
+		"keys, open (authenticate to) every provider and list its "
+		"VMs, to show\n"
+		"the size of each inventory.  Nothing is changed.  Every "
+		"problem is\n"
+		"reported, one line each, and so is a secret file that group "
+		"or others\n"
+		"can read.\n"
 		"\n"
 		"exit status: 0 all fine; 2 a configuration or plugin "
 		"problem; 3 a provider\n"
@@ -67,7 +71,7 @@ int vs_cli_check(struct vs_cli *cli, int argc, char **argv)
 
 	if (cli->n_targets) {
 		memset(&so, 0, sizeof(so));
-		so.open_only = 1;
+		/* Listing is read-only, and shows what a run would see. */
 		so.no_report_file = 1;
 		vs_error_clear(&err);
 		s = vs_sweep_new(&cli->cfg, cli->targets, cli->n_targets, &so,
@@ -83,11 +87,15 @@ int vs_cli_check(struct vs_cli *cli, int argc, char **argv)
 			const char *name = vs_sweep_provider_name(s, i);
 
 			if (!e) {
-				printf("%s: ok (plugin %s, authenticated)\n",
-				       name, cli->targets[i].ops->type);
+				size_t n = vs_sweep_provider_listed(s, i);
+
+				printf("%s: ok (plugin %s, authenticated, %zu "
+				       "VM%s listed)\n",
+				       name, cli->targets[i].ops->type, n,
+				       n == 1 ? "" : "s");
 				continue;
 			}
-			vs_cli_error("%s: cannot open: %s: %s", name,
+			vs_cli_error("%s: cannot open or list: %s: %s", name,
 				     vs_err_class_name(e->cls), e->message);
 			failed++;
 		}

@@ -148,6 +148,9 @@ int vs_cli_setup_log(struct vs_cli *cli)
 		vs_cli_error("%s", err.message);
 		return VS_EXIT_USAGE;
 	}
+	/* Under systemd, journald adds the time and reads a priority. */
+	if (vs_log_stream_is_journal(lo.fd))
+		vs_log_set_journal(1);
 	return VS_EXIT_OK;
 }
 

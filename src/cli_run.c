@@ -6,6 +6,14 @@
  * terminal, typing the names of the providers that will lose VMs.  Names
  * rather than "yes": a reflexive "y" must not delete a lab, and typing
  * "osp-prod" makes the reader look at where the deletes will go.
+ *
+ * A real run holds the run lock (lock.h) from before the inventory to
+ * the end of the report, so two runs never delete at once; a dry run
+ * changes nothing and takes no lock.  While the sweep runs, the signal
+ * watcher is armed: SIGINT, SIGTERM or --max-runtime stop it (nothing
+ * new starts), the grace period lets deletions in flight end, a second
+ * signal or the end of the grace cuts them, and the report is written
+ * either way; the exit code is then 6.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,15 +23,21 @@
 
 #include "cli.h"
 #include "error.h"
+#include "lock.h"
+#include "progress.h"
 #include "report.h"
+#include "signals.h"
 #include "sweep.h"
+#include "timeutil.h"
 
 static void run_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vmsweep run [--dry-run] [--yes] [--report FILE] "
 		"[--provider NAME]...\n"
-		"                   [--workers N] [--force-limits]\n"
+		"                   [--workers N] [--force-limits] "
+		"[--max-runtime DURATION]\n"
+		"                   [--no-progress]\n"
 		"\n"
 		"List every provider, select the leaked VMs, check the safety "
 		"gates and\n"
@@ -44,6 +58,12 @@ static void run_usage(FILE *out)
 		"(limits.max_deletes,\n"
 		"                       max_deletes_per_provider, "
 		"max_delete_percent)\n"
+		"      --max-runtime D  stop the run after D (\"45m\"), as "
+		"SIGTERM would:\n"
+		"                       nothing new starts, the rest is "
+		"not_attempted, exit 6\n"
+		"                       (default: run.max_runtime)\n"
+		"      --no-progress    no progress line on a terminal\n"
 		"  -h, --help           this help\n"
 		"\n"
 		"Without --yes on a terminal, vmsweep shows what will be "
@@ -56,7 +76,8 @@ static void run_usage(FILE *out)
 		"configuration, or no --yes;\n"
 		"3 no provider could be listed; 4 a safety gate (a dry run "
 		"reports it too);\n"
-		"6 interrupted.\n");
+		"5 another run holds the lock; 6 interrupted (SIGINT, SIGTERM "
+		"or --max-runtime).\n");
 }
 
 /* Whitespace-separated words of line, each checked against the names
@@ -124,6 +145,44 @@ static int ask_on_terminal(const struct vs_report *plan, void *udata)
 	return names_match(plan, line);
 }
 
+static void stop_sweep(void *udata)
+{
+	vs_sweep_cancel(udata);
+}
+
+static void abort_sweep(void *udata)
+{
+	vs_sweep_abort(udata);
+}
+
+/* Take the run lock (cfg's run.lock_file or the default place). */
+static int take_lock(const struct vs_config *cfg, struct vs_lock **lock)
+{
+	char path[4096];
+	struct vs_error err;
+	const char *p = cfg->lock_file;
+	int rc;
+
+	vs_error_clear(&err);
+	if (!p) {
+		if (vs_lock_default_path(path, sizeof(path), &err) != VS_OK) {
+			vs_cli_error("%s", err.message);
+			return VS_EXIT_USAGE;
+		}
+		p = path;
+	}
+	rc = vs_lock_acquire(p, lock, &err);
+	if (rc == VS_LOCK_BUSY) {
+		vs_cli_error("%s", err.message);
+		return VS_EXIT_LOCKED;
+	}
+	if (rc != VS_OK) {
+		vs_cli_error("%s", err.message);
+		return VS_EXIT_USAGE;
+	}
+	return VS_EXIT_OK;
+}
+
 int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -133,16 +192,22 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 		{"provider", required_argument, NULL, 'p'},
 		{"workers", required_argument, NULL, 'w'},
 		{"force-limits", no_argument, NULL, 'F'},
+		{"max-runtime", required_argument, NULL, 'M'},
+		{"no-progress", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct vs_sweep_opts so;
 	struct vs_sweep *s = NULL;
 	struct vs_error err;
+	struct vs_lock *lock = NULL;
+	struct vs_progress *progress = NULL;
+	struct vs_signals_hooks hooks;
 	const char **only = NULL;
 	size_t n_only = 0;
 	long workers = 0;
-	int c, rc;
+	int64_t started = vs_time_mono_ms(), max_runtime = -1;
+	int c, rc, no_progress = 0, armed = 0, why;
 
 	memset(&so, 0, sizeof(so));
 	optind = 0;
@@ -179,6 +244,21 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 		case 'F':
 			so.force_limits = 1;
 			break;
+		case 'M':
+			if (vs_duration_parse(optarg, &max_runtime) != 0 ||
+			    max_runtime < 1000) {
+				rc = vs_cli_usage_error(
+					"run",
+					"--max-runtime takes a duration of "
+					"at least 1s (\"45m\", \"2h\"), not "
+					"'%s'",
+					optarg);
+				goto out;
+			}
+			break;
+		case 'N':
+			no_progress = 1;
+			break;
 		case 'h':
 			run_usage(stdout);
 			rc = VS_EXIT_OK;
@@ -200,11 +280,23 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 		rc = VS_EXIT_USAGE;
 		goto out;
 	}
+	if (!so.dry_run && (rc = take_lock(&cli->cfg, &lock)) != VS_EXIT_OK)
+		goto out;
+	if (max_runtime < 0)
+		max_runtime = cli->cfg.max_runtime_ms;
+	if (vs_progress_wanted(2, no_progress)) {
+		struct vs_progress_opts po = {vs_progress_color_allowed(), 0,
+					      0};
+
+		vs_error_clear(&err);
+		progress = vs_progress_new(&po, &err);
+	}
 
 	so.only = only;
 	so.n_only = n_only;
 	so.workers = (int)workers;
 	so.summary = stdout;
+	so.progress = progress;
 	if (!so.yes && !so.dry_run && isatty(0) && isatty(2))
 		so.confirm = ask_on_terminal;
 	vs_error_clear(&err);
@@ -214,20 +306,36 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 		rc = err.cls == VS_EC_CONFIG ? VS_EXIT_USAGE : VS_EXIT_FAILED;
 		goto out;
 	}
-	/*
-	 * TODO(signals): a SIGINT/SIGTERM-watching thread (sigwait) calls
-	 * vs_sweep_cancel(s) here; the sweep already turns that into
-	 * not_attempted outcomes and exit 6.
-	 */
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.stop = stop_sweep;
+	hooks.abort = abort_sweep;
+	hooks.udata = s;
+	hooks.grace_ms = cli->cfg.grace_ms;
+	hooks.deadline_ms = max_runtime >= 0 ? started + max_runtime : -1;
+	if (cli->signals) {
+		vs_signals_arm(cli->signals, &hooks);
+		armed = 1;
+	}
 	rc = vs_sweep_run(s, &err);
+	if (armed)
+		vs_signals_disarm(cli->signals);
+	/* Stopped while listing, say: still an interruption, not a fault. */
+	why = cli->signals ? vs_signals_reason(cli->signals) : 0;
+	if (why != 0)
+		rc = VS_EXIT_INTERRUPTED;
 	if (err.cls != VS_EC_NONE &&
 	    (rc == VS_EXIT_USAGE || rc == VS_EXIT_PROVIDER ||
 	     rc == VS_EXIT_GATE || rc == VS_EXIT_FAILED))
 		vs_cli_error("%s", err.message);
+	else if (rc == VS_EXIT_INTERRUPTED && why == VS_SIGNALS_DEADLINE)
+		vs_cli_error("stopped at the maximum run time; the report says "
+			     "what was done");
 	else if (rc == VS_EXIT_INTERRUPTED)
 		vs_cli_error("interrupted; the report says what was done");
 out:
 	vs_sweep_free(s);
+	vs_progress_free(progress);
+	vs_lock_free(lock);
 	free((void *)only);
 	return rc;
 }

@@ -5,7 +5,9 @@
  *           COMMAND ...
  *
  * The only place that exits.  curl_global_init runs here, before any
- * thread exists.
+ * thread exists, and so does the blocking of the signals that the
+ * signal-watching thread takes (signals.h): every later thread inherits
+ * the mask.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "error.h"
 #include "http.h"
 #include "log.h"
+#include "signals.h"
 
 #ifndef VS_VERSION
 #define VS_VERSION "0.0.0"
@@ -79,7 +82,8 @@ static void usage(FILE *out)
 		"  2  usage or configuration error\n"
 		"  3  no provider reachable, or authentication failed\n"
 		"  4  a safety gate stopped the run\n"
-		"  6  interrupted\n");
+		"  5  another run holds the lock\n"
+		"  6  interrupted (SIGINT, SIGTERM or --max-runtime)\n");
 }
 
 int main(int argc, char **argv)
@@ -158,11 +162,17 @@ int main(int argc, char **argv)
 					  argv[optind]);
 
 	vs_error_clear(&err);
+	if (vs_signals_block(&err) != VS_OK ||
+	    !(cli.signals = vs_signals_new(&err))) {
+		vs_cli_error("%s", err.message);
+		return VS_EXIT_FAILED;
+	}
 	if (vs_http_global_init(&err) != VS_OK) {
 		vs_cli_error("%s", err.message);
 		return VS_EXIT_FAILED;
 	}
 	rc = cmd->fn(&cli, argc - optind, argv + optind);
+	vs_signals_free(cli.signals);
 	vs_cli_release(&cli);
 	vs_log_teardown();
 	vs_http_global_cleanup();
