@@ -13,6 +13,10 @@ SIM=${SIM:-$IT_BUILD/vmsweep-sim}
 IT_SHARED=${VS_SHARED:-$IT_ROOT/../shared}
 
 IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmsweep-it.XXXXXX")
+# Each test script its own run lock (lock.h looks here first), so that
+# tests running side by side never see each other's runs.
+unset RUNTIME_DIRECTORY STATE_DIRECTORY
+export XDG_RUNTIME_DIR=$IT_TMP
 IT_PASS=0
 IT_FAIL=0
 SIM_PID=
