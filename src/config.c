@@ -328,6 +328,19 @@ static const struct key_def report_keys[] = {
 	 .min = 0,
 	 .max = 1000000,
 	 .help = "Reports kept in dir, older ones pruned; 0 keeps all"},
+	{.key = "keep_age",
+	 .type = K_DURATION,
+	 AT(C, report_keep_age_ms),
+	 .min = 0,
+	 .max = INT64_MAX,
+	 .help = "Reports in dir that started longer ago than this are "
+		 "pruned (with keep, whichever prunes more)"},
+	{.key = "metrics_file",
+	 .type = K_STRING,
+	 AT(C, metrics_file),
+	 .help = "Prometheus text file (node_exporter textfile collector) "
+		 "rewritten after every real run and retry (relative to the "
+		 "working directory; --metrics-file overrides)"},
 };
 
 static const struct key_def log_keys[] = {

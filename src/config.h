@@ -120,8 +120,10 @@ struct vs_config {
 	int64_t max_runtime_ms; /* -1 = no limit */
 	char *lock_file;	/* NULL = the default place (lock.h) */
 
-	char *report_dir; /* default "./reports" */
-	int report_keep;  /* 0 = keep all */
+	char *report_dir;	    /* default "./reports" */
+	int report_keep;	    /* 0 = keep all */
+	int64_t report_keep_age_ms; /* -1 = no age limit */
+	char *metrics_file;	    /* NULL = none */
 
 	int log_level;	/* enum vs_log_level; default INFO */
 	int log_format; /* enum vs_log_format; default TEXT */

@@ -1053,6 +1053,8 @@ static const char *const all_keys[] = {
 	"report",
 	"dir",
 	"keep",
+	"keep_age",
+	"metrics_file",
 	"log",
 	"level",
 	"format",
