@@ -291,6 +291,10 @@ int vs_report_exit_code(const struct vs_report *r)
 			break;
 		}
 	}
+	/* As the run itself exits: a provider not listed was not swept. */
+	for (i = 0; i < r->n_providers; i++)
+		if (r->providers[i].listed < 0)
+			return VS_EXIT_FAILED;
 	return VS_EXIT_OK;
 }
 

@@ -161,9 +161,11 @@ void vs_report_print_plan(const struct vs_report *r, FILE *out);
  */
 void vs_report_print_summary(const struct vs_report *r, FILE *out);
 
-/* The exit code the report implies: 1 if any VM failed or is only
- * requested (unconfirmed) or not attempted (or, in a report, never got
- * an outcome at all), else 0.  A plan is always 0. */
+/* The exit code the report implies, as the run that wrote it exits when
+ * no gate, signal or listing failure of every provider ended it: 1 if
+ * any VM failed or is only requested (unconfirmed) or not attempted (or,
+ * in a report, never got an outcome at all), or a provider could not be
+ * listed; else 0.  A plan is always 0. */
 int vs_report_exit_code(const struct vs_report *r);
 
 /* Format an age in seconds compactly: "45s", "12m", "5h12m", "3d4h",

@@ -303,6 +303,13 @@ static void test_exit_code_and_tally(void **state)
 		v->outcome = bad[i];
 		assert_int_equal(vs_report_exit_code(&r), 1);
 	}
+	/* A provider that could not be listed fails the run, as the sweep
+	 * exits 1 for it. */
+	v->outcome = VS_OUT_DELETED;
+	assert_int_equal(vs_report_exit_code(&r), 0);
+	assert_non_null(vs_report_add_provider(&r, "down", "osp"));
+	r.providers[r.n_providers - 1].listed = -1;
+	assert_int_equal(vs_report_exit_code(&r), 1);
 	/* A plan has no outcomes and never fails. */
 	r.is_plan = 1;
 	assert_int_equal(vs_report_exit_code(&r), 0);
