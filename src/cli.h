@@ -16,6 +16,7 @@
 #define VS_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "plugin.h"
@@ -46,6 +47,28 @@ int vs_cli_plan(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_run(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_check(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_providers(struct vs_cli *cli, int argc, char **argv);
+int vs_cli_report(struct vs_cli *cli, int argc, char **argv);
+int vs_cli_retry(struct vs_cli *cli, int argc, char **argv);
+
+/* How vs_cli_execute() runs a sweep, beyond struct vs_sweep_opts. */
+struct vs_cli_exec {
+	int64_t started_mono_ms;  /* when the command started */
+	int64_t max_runtime_ms;	  /* --max-runtime, or -1: the config's */
+	int no_progress;	  /* --no-progress */
+	const char *metrics_file; /* --metrics-file, or NULL */
+};
+
+/*
+ * Run one sweep the way run and retry do (cli_run.c): the run lock for a
+ * real run, the progress line, confirmation on a terminal without --yes,
+ * the signal watcher armed around it, one line for a failure; then the
+ * metrics file (--metrics-file, else report.metrics_file for real runs)
+ * and pruning of report.dir (report.keep, report.keep_age).  The
+ * configuration and targets must be loaded; so is completed (summary,
+ * progress, confirm).  Returns the exit code.
+ */
+int vs_cli_execute(struct vs_cli *cli, struct vs_sweep_opts *so,
+		   const struct vs_cli_exec *x);
 
 void vs_cli_init(struct vs_cli *cli);
 void vs_cli_release(struct vs_cli *cli);

@@ -24,8 +24,11 @@
 #include "cli.h"
 #include "error.h"
 #include "lock.h"
+#include "log.h"
+#include "metrics.h"
 #include "progress.h"
 #include "report.h"
+#include "reportdir.h"
 #include "signals.h"
 #include "sweep.h"
 #include "timeutil.h"
@@ -37,7 +40,7 @@ static void run_usage(FILE *out)
 		"[--provider NAME]...\n"
 		"                   [--workers N] [--force-limits] "
 		"[--max-runtime DURATION]\n"
-		"                   [--no-progress]\n"
+		"                   [--no-progress] [--metrics-file FILE]\n"
 		"\n"
 		"List every provider, select the leaked VMs, check the safety "
 		"gates and\n"
@@ -64,6 +67,9 @@ static void run_usage(FILE *out)
 		"not_attempted, exit 6\n"
 		"                       (default: run.max_runtime)\n"
 		"      --no-progress    no progress line on a terminal\n"
+		"      --metrics-file F write Prometheus metrics to F (default "
+		"for real runs:\n"
+		"                       report.metrics_file)\n"
 		"  -h, --help           this help\n"
 		"\n"
 		"Without --yes on a terminal, vmsweep shows what will be "
@@ -183,6 +189,114 @@ static int take_lock(const struct vs_config *cfg, struct vs_lock **lock)
 	return VS_EXIT_OK;
 }
 
+/*
+ * After the sweep: the metrics file (also for a refused or failed run;
+ * not when another run holds the lock, whose own metrics will follow)
+ * and pruning report.dir once a report was written.
+ */
+static void after_sweep(struct vs_cli *cli, const struct vs_sweep_opts *so,
+			const struct vs_cli_exec *x, const struct vs_sweep *s,
+			int rc)
+{
+	const struct vs_config *cfg = &cli->cfg;
+	const char *metrics = x->metrics_file;
+	struct vs_error err;
+	size_t removed = 0;
+
+	/* The configured file is for the scheduled real runs: a dry run
+	 * tried by hand must not overwrite what monitoring reads. */
+	if (!metrics && !so->dry_run)
+		metrics = cfg->metrics_file;
+	vs_error_clear(&err);
+	if (metrics && rc != VS_EXIT_LOCKED &&
+	    vs_metrics_write(metrics, s ? vs_sweep_report(s) : NULL, rc,
+			     vs_time_now_ms(), &err) != VS_OK)
+		vs_cli_error("%s", err.message);
+	if (!s || rc == VS_EXIT_LOCKED || !cfg->report_dir)
+		return;
+	if (cfg->report_keep <= 0 && cfg->report_keep_age_ms < 0)
+		return;
+	vs_error_clear(&err);
+	if (vs_reportdir_prune(cfg->report_dir, cfg->report_keep,
+			       cfg->report_keep_age_ms, vs_time_now(), &removed,
+			       &err) != VS_OK)
+		vs_cli_error("%s", err.message);
+	if (removed)
+		vs_log(VS_LOG_INFO, "vmsweep",
+		       "pruned %zu old report%s from %s (report.keep)", removed,
+		       removed == 1 ? "" : "s", cfg->report_dir);
+}
+
+int vs_cli_execute(struct vs_cli *cli, struct vs_sweep_opts *so,
+		   const struct vs_cli_exec *x)
+{
+	struct vs_sweep *s = NULL;
+	struct vs_error err;
+	struct vs_lock *lock = NULL;
+	struct vs_progress *progress = NULL;
+	struct vs_signals_hooks hooks;
+	int64_t max_runtime = x->max_runtime_ms;
+	int rc, armed = 0, why, ran = 0;
+
+	if (!so->dry_run && (rc = take_lock(&cli->cfg, &lock)) != VS_EXIT_OK)
+		goto out;
+	if (max_runtime < 0)
+		max_runtime = cli->cfg.max_runtime_ms;
+	if (vs_progress_wanted(2, x->no_progress)) {
+		struct vs_progress_opts po = {vs_progress_color_allowed(), 0,
+					      0};
+
+		vs_error_clear(&err);
+		progress = vs_progress_new(&po, &err);
+	}
+
+	so->summary = stdout;
+	so->progress = progress;
+	if (!so->yes && !so->dry_run && isatty(0) && isatty(2))
+		so->confirm = ask_on_terminal;
+	vs_error_clear(&err);
+	s = vs_sweep_new(&cli->cfg, cli->targets, cli->n_targets, so, &err);
+	if (!s) {
+		vs_cli_error("%s", err.message);
+		rc = err.cls == VS_EC_CONFIG ? VS_EXIT_USAGE : VS_EXIT_FAILED;
+		goto out;
+	}
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.stop = stop_sweep;
+	hooks.abort = abort_sweep;
+	hooks.udata = s;
+	hooks.grace_ms = cli->cfg.grace_ms;
+	hooks.deadline_ms =
+		max_runtime >= 0 ? x->started_mono_ms + max_runtime : -1;
+	if (cli->signals) {
+		vs_signals_arm(cli->signals, &hooks);
+		armed = 1;
+	}
+	rc = vs_sweep_run(s, &err);
+	ran = 1;
+	if (armed)
+		vs_signals_disarm(cli->signals);
+	/* Stopped while listing, say: still an interruption, not a fault. */
+	why = cli->signals ? vs_signals_reason(cli->signals) : 0;
+	if (why != 0)
+		rc = VS_EXIT_INTERRUPTED;
+	if (err.cls != VS_EC_NONE &&
+	    (rc == VS_EXIT_USAGE || rc == VS_EXIT_PROVIDER ||
+	     rc == VS_EXIT_GATE || rc == VS_EXIT_FAILED))
+		vs_cli_error("%s", err.message);
+	else if (rc == VS_EXIT_INTERRUPTED && why == VS_SIGNALS_DEADLINE)
+		vs_cli_error("stopped at the maximum run time; the report says "
+			     "what was done");
+	else if (rc == VS_EXIT_INTERRUPTED)
+		vs_cli_error("interrupted; the report says what was done");
+out:
+	after_sweep(cli, so, x, ran ? s : NULL, rc);
+	vs_sweep_free(s);
+	vs_progress_free(progress);
+	vs_lock_free(lock);
+	return rc;
+}
+
 int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -194,20 +308,16 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 		{"force-limits", no_argument, NULL, 'F'},
 		{"max-runtime", required_argument, NULL, 'M'},
 		{"no-progress", no_argument, NULL, 'N'},
+		{"metrics-file", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct vs_sweep_opts so;
-	struct vs_sweep *s = NULL;
-	struct vs_error err;
-	struct vs_lock *lock = NULL;
-	struct vs_progress *progress = NULL;
-	struct vs_signals_hooks hooks;
+	struct vs_cli_exec x = {vs_time_mono_ms(), -1, 0, NULL};
 	const char **only = NULL;
 	size_t n_only = 0;
 	long workers = 0;
-	int64_t started = vs_time_mono_ms(), max_runtime = -1;
-	int c, rc, no_progress = 0, armed = 0, why;
+	int c, rc;
 
 	memset(&so, 0, sizeof(so));
 	optind = 0;
@@ -245,8 +355,8 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 			so.force_limits = 1;
 			break;
 		case 'M':
-			if (vs_duration_parse(optarg, &max_runtime) != 0 ||
-			    max_runtime < 1000) {
+			if (vs_duration_parse(optarg, &x.max_runtime_ms) != 0 ||
+			    x.max_runtime_ms < 1000) {
 				rc = vs_cli_usage_error(
 					"run",
 					"--max-runtime takes a duration of "
@@ -257,7 +367,10 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 			}
 			break;
 		case 'N':
-			no_progress = 1;
+			x.no_progress = 1;
+			break;
+		case 'm':
+			x.metrics_file = optarg;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -280,62 +393,11 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 		rc = VS_EXIT_USAGE;
 		goto out;
 	}
-	if (!so.dry_run && (rc = take_lock(&cli->cfg, &lock)) != VS_EXIT_OK)
-		goto out;
-	if (max_runtime < 0)
-		max_runtime = cli->cfg.max_runtime_ms;
-	if (vs_progress_wanted(2, no_progress)) {
-		struct vs_progress_opts po = {vs_progress_color_allowed(), 0,
-					      0};
-
-		vs_error_clear(&err);
-		progress = vs_progress_new(&po, &err);
-	}
-
 	so.only = only;
 	so.n_only = n_only;
 	so.workers = (int)workers;
-	so.summary = stdout;
-	so.progress = progress;
-	if (!so.yes && !so.dry_run && isatty(0) && isatty(2))
-		so.confirm = ask_on_terminal;
-	vs_error_clear(&err);
-	s = vs_sweep_new(&cli->cfg, cli->targets, cli->n_targets, &so, &err);
-	if (!s) {
-		vs_cli_error("%s", err.message);
-		rc = err.cls == VS_EC_CONFIG ? VS_EXIT_USAGE : VS_EXIT_FAILED;
-		goto out;
-	}
-	memset(&hooks, 0, sizeof(hooks));
-	hooks.stop = stop_sweep;
-	hooks.abort = abort_sweep;
-	hooks.udata = s;
-	hooks.grace_ms = cli->cfg.grace_ms;
-	hooks.deadline_ms = max_runtime >= 0 ? started + max_runtime : -1;
-	if (cli->signals) {
-		vs_signals_arm(cli->signals, &hooks);
-		armed = 1;
-	}
-	rc = vs_sweep_run(s, &err);
-	if (armed)
-		vs_signals_disarm(cli->signals);
-	/* Stopped while listing, say: still an interruption, not a fault. */
-	why = cli->signals ? vs_signals_reason(cli->signals) : 0;
-	if (why != 0)
-		rc = VS_EXIT_INTERRUPTED;
-	if (err.cls != VS_EC_NONE &&
-	    (rc == VS_EXIT_USAGE || rc == VS_EXIT_PROVIDER ||
-	     rc == VS_EXIT_GATE || rc == VS_EXIT_FAILED))
-		vs_cli_error("%s", err.message);
-	else if (rc == VS_EXIT_INTERRUPTED && why == VS_SIGNALS_DEADLINE)
-		vs_cli_error("stopped at the maximum run time; the report says "
-			     "what was done");
-	else if (rc == VS_EXIT_INTERRUPTED)
-		vs_cli_error("interrupted; the report says what was done");
+	rc = vs_cli_execute(cli, &so, &x);
 out:
-	vs_sweep_free(s);
-	vs_progress_free(progress);
-	vs_lock_free(lock);
 	free((void *)only);
 	return rc;
 }

@@ -34,6 +34,10 @@ static const struct command commands[] = {
 	 "list every provider and show what would be "
 	 "deleted and what is kept"},
 	{"run", vs_cli_run, "delete the selected VMs (or --dry-run: pretend)"},
+	{"retry", vs_cli_retry,
+	 "delete again the failed and unconfirmed VMs of a report"},
+	{"report", vs_cli_report,
+	 "show a report as text, json, junit or markdown"},
 	{"check", vs_cli_check,
 	 "check the configuration, the plugins and "
 	 "authentication to every provider"},
