@@ -601,7 +601,8 @@ static void not_attempted(struct vs_report_vm *v, const char *why)
 	if (v->attempts > 0 && v->outcome == VS_OUT_FAILED)
 		return;
 	vs_error_clear(&v->error);
-	vs_error_set(&v->error, VS_EC_CANCELLED, 0, 0, "%s", why);
+	/* Retryable: nothing was wrong with the VM itself. */
+	vs_error_set(&v->error, VS_EC_CANCELLED, 0, 1, "%s", why);
 	v->outcome = VS_OUT_NOT_ATTEMPTED;
 }
 
