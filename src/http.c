@@ -6,10 +6,16 @@
  * Threads.  Each worker owns one struct vs_http and so one easy handle;
  * libcurl forbids using an easy handle from two threads at once, and we
  * never do.  The handles of all workers meet in one CURLSH that shares
- * the DNS cache, TLS sessions and the connection cache.  libcurl asks for
- * a lock per kind of shared data through share_lock/share_unlock; we keep
- * one mutex per curl_lock_data value, as libcurl recommends, so a DNS
- * lookup never waits for a TLS session lookup.
+ * the DNS cache and TLS sessions, so a worker's first connection to a host
+ * skips the lookup and resumes a session another worker negotiated.  The
+ * connection cache is not shared: libcurl does not support sharing it
+ * between handles that run in different threads at once
+ * (CURLSHOPT_SHARE).  Each easy handle keeps its own connections instead,
+ * which curl_easy_reset() leaves alone, so a worker reuses one connection
+ * per host across all its requests.  libcurl asks for a lock per kind of
+ * shared data through share_lock/share_unlock; we keep one mutex per
+ * curl_lock_data value, as libcurl recommends, so a DNS lookup never
+ * waits for a TLS session lookup.
  *
  * Waiting.  The backoff between tries sleeps on a condition variable of
  * the shared state with a deadline on CLOCK_MONOTONIC, so that
@@ -483,9 +489,7 @@ struct vs_http_shared *vs_http_shared_new(const struct vs_http_policy *p,
 				    CURL_LOCK_DATA_DNS)) != CURLSHE_OK ||
 	    (sc = curl_share_setopt(sh->share, CURLSHOPT_SHARE,
 				    CURL_LOCK_DATA_SSL_SESSION)) !=
-		    CURLSHE_OK ||
-	    (sc = curl_share_setopt(sh->share, CURLSHOPT_SHARE,
-				    CURL_LOCK_DATA_CONNECT)) != CURLSHE_OK) {
+		    CURLSHE_OK) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 			     "cannot set up curl share handle: %s",
 			     curl_share_strerror(sc));

@@ -2,10 +2,12 @@
  * http.h - the HTTP client (libcurl underneath).
  *
  * One struct vs_http_shared per process holds a curl share handle (DNS
- * cache, TLS sessions, connections) with its locks and the retry policy.
- * Each worker thread owns one struct vs_http (one easy handle) attached to
- * it, so connections and TLS sessions are reused across requests and
- * workers.
+ * cache and TLS sessions) with its locks and the retry policy.  Each
+ * worker thread owns one struct vs_http (one easy handle) attached to it.
+ * DNS answers and TLS sessions are reused across workers; connections are
+ * not shared (libcurl does not support sharing them between threads), so
+ * each struct vs_http keeps its own and reuses them across its requests:
+ * about one connection per worker per host.
  *
  * vs_http_do() sends one request (struct vs_http_request in provider.h)
  * and retries transport errors and 429/502/503/504 with exponential

@@ -939,21 +939,29 @@ static void test_connection_reuse(void **state)
 	assert_int_equal(srv_connections(f->srv), 1);
 	assert_int_equal(stats(f).connects, 1);
 
-	/* A second handle on the same share takes the idle connection. */
+	/*
+	 * A second handle on the same share does not take the first one's
+	 * idle connection: libcurl does not support a connection cache
+	 * shared between threads, so each handle opens its own and then
+	 * keeps reusing it, whichever handle ran last.
+	 */
 	vs_error_clear(&err);
 	h2 = vs_http_new(f->sh, &err);
 	assert_non_null(h2);
-	{
+	for (i = 0; i < 3; i++) {
 		struct vs_http *keep = f->h;
+
 		f->h = h2;
 		assert_int_equal(do_req(f, "GET", "/ok", 1, &resp, &err), 0);
 		vs_http_response_release(&resp);
 		f->h = keep;
+		assert_int_equal(do_req(f, "GET", "/ok", 1, &resp, &err), 0);
+		vs_http_response_release(&resp);
 	}
 	vs_http_free(h2);
-	assert_int_equal(srv_hits(f->srv, P_OK), 4);
-	assert_int_equal(srv_connections(f->srv), 1);
-	assert_int_equal(stats(f).connects, 1);
+	assert_int_equal(srv_hits(f->srv, P_OK), 9);
+	assert_int_equal(srv_connections(f->srv), 2);
+	assert_int_equal(stats(f).connects, 2);
 }
 
 struct cancel_arg {
@@ -1133,9 +1141,13 @@ static void test_threads_share(void **state)
 	}
 	assert_int_equal(srv_hits(f->srv, P_OK), N_THREADS * N_PER_THREAD);
 	assert_int_equal(stats(f).requests, N_THREADS * N_PER_THREAD);
-	/* Connections are pooled: never more than the workers in flight. */
-	assert_true(srv_connections(f->srv) <= N_THREADS);
-	assert_int_equal(stats(f).connects, srv_connections(f->srv));
+	/*
+	 * Each worker's handle opens one connection and reuses it for all
+	 * its requests; no handle takes another's, so there is exactly one
+	 * per worker.
+	 */
+	assert_int_equal(srv_connections(f->srv), N_THREADS);
+	assert_int_equal(stats(f).connects, N_THREADS);
 }
 
 /*
