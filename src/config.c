@@ -95,6 +95,9 @@ static const char *const power_choices[] = {"on", "off", "suspended", NULL};
 static const char *const level_choices[] = {"error", "warn",  "info",
 					    "debug", "trace", NULL};
 static const char *const format_choices[] = {"text", "json", NULL};
+/* In the order of enum vs_age_policy. */
+static const char *const age_source_choices[] = {"auto", "created",
+						 "first_seen", NULL};
 
 #define P struct vs_config_provider
 static const struct key_def provider_keys[] = {
@@ -147,6 +150,15 @@ static const struct key_def provider_keys[] = {
 	 LIST_AT(P, protect_names),
 	 .help = "Name globs never deleted on this endpoint (in addition to "
 		 "protect.names)"},
+	{.key = "age_source",
+	 .type = K_ENUM,
+	 AT(P, age_source),
+	 .def = "auto",
+	 .choices = age_source_choices,
+	 .help = "Where a VM's age comes from: created (the platform's "
+		 "creation time), first_seen (when vmsweep first listed it, "
+		 "see docs/state.md) or auto (created when the VM has one, "
+		 "else first_seen)"},
 };
 #undef P
 
@@ -343,6 +355,40 @@ static const struct key_def report_keys[] = {
 		 "working directory; --metrics-file overrides)"},
 };
 
+static const struct key_def state_keys[] = {
+	{.key = "path",
+	 .type = K_STRING,
+	 AT(C, state_path),
+	 .help = "The state store (SQLite: first-seen ages and the run "
+		 "journal); none means state.db in $STATE_DIRECTORY, "
+		 "$XDG_STATE_HOME/vmsweep or ~/.local/state/vmsweep (relative "
+		 "to the working directory; see docs/state.md)"},
+	{.key = "retention",
+	 .type = K_DURATION,
+	 AT(C, state_retention_ms),
+	 .def = "30d",
+	 .min = HOUR_MS,
+	 .max = 3650 * DAY_MS,
+	 .help = "First-seen records of VMs not listed for this long, and "
+		 "journaled runs older than this, are pruned"},
+	{.key = "flag_after",
+	 .type = K_INT,
+	 AT(C, state_flag_after),
+	 .def = "3",
+	 .min = 0,
+	 .max = 1000,
+	 .help = "Flag a VM in the report when it failed in this many runs "
+		 "in a row, this one included (0: never)"},
+	{.key = "busy_timeout",
+	 .type = K_DURATION,
+	 AT(C, state_busy_timeout_ms),
+	 .def = "5s",
+	 .min = 0,
+	 .max = 10 * MIN_MS,
+	 .help = "How long to wait for another process that holds the "
+		 "state store before giving up on it (with a warning)"},
+};
+
 static const struct key_def log_keys[] = {
 	{.key = "level",
 	 .type = K_ENUM,
@@ -390,6 +436,9 @@ static const struct section sections[] = {
 	 "How a run deletes: parallelism, retries, timeouts."},
 	{"report", SEC_MAP, report_keys, NKEYS(report_keys),
 	 "Where reports go and how many are kept."},
+	{"state", SEC_MAP, state_keys, NKEYS(state_keys),
+	 "The state store: first-seen ages and the run journal "
+	 "(docs/state.md)."},
 	{"log", SEC_MAP, log_keys, NKEYS(log_keys),
 	 "Logging to stderr and optionally a file."},
 };

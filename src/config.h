@@ -72,9 +72,17 @@ struct vs_config_provider {
 	unsigned int max_concurrency; /* default 8 */
 	char **protect_names;	      /* per-provider protection globs */
 	size_t n_protect_names;
+	int age_source;		    /* enum vs_age_policy; default auto */
 	struct vs_config_kv *extra; /* provider-specific keys */
 	size_t n_extra;
 	int line, col; /* position of the entry */
+};
+
+/* Where a provider's VM ages come from (providers[].age_source). */
+enum vs_age_policy {
+	VS_AGE_POLICY_AUTO = 0,	  /* created when known, else first seen */
+	VS_AGE_POLICY_CREATED,	  /* the platform's creation time only */
+	VS_AGE_POLICY_FIRST_SEEN, /* vmsweep's first-seen record only */
 };
 
 struct vs_config_rule {
@@ -123,7 +131,12 @@ struct vs_config {
 	char *report_dir;	    /* default "./reports" */
 	int report_keep;	    /* 0 = keep all */
 	int64_t report_keep_age_ms; /* -1 = no age limit */
-	char *metrics_file;	    /* NULL = none */
+
+	char *state_path;	       /* NULL = the default place (state.h) */
+	int64_t state_retention_ms;    /* default 30d */
+	int state_flag_after;	       /* default 3; 0 = never */
+	int64_t state_busy_timeout_ms; /* default 5s */
+	char *metrics_file;	       /* NULL = none */
 
 	int log_level;	/* enum vs_log_level; default INFO */
 	int log_format; /* enum vs_log_format; default TEXT */

@@ -435,7 +435,7 @@ static void test_values(void **state)
 static void test_errors_structure(void **state)
 {
 	(void)state;
-	expect_error("state:\n  dir: x\n", 1, 1, "unknown section 'state'");
+	expect_error("stats:\n  dir: x\n", 1, 1, "unknown section 'stats'");
 	expect_error("run:\n  workers: 4\n  wokers: 5\n", 3, 3,
 		     "unknown key 'wokers' in 'run'");
 	expect_error("rules:\n  - name: r\n    match: x\n    olderthan: 4h\n",
@@ -1028,6 +1028,7 @@ static const char *const all_keys[] = {
 	"insecure",
 	"max_concurrency",
 	"protect_names",
+	"age_source",
 	"rules",
 	"match",
 	"regex",
@@ -1055,6 +1056,11 @@ static const char *const all_keys[] = {
 	"keep",
 	"keep_age",
 	"metrics_file",
+	"state",
+	"path",
+	"retention",
+	"flag_after",
+	"busy_timeout",
 	"log",
 	"level",
 	"format",
