@@ -140,8 +140,7 @@ static int per_provider(struct vs_buf *b, const struct vs_report *r)
 			if (strcmp(v->provider, p->name) != 0 ||
 			    (v->outcome != VS_OUT_FAILED &&
 			     v->outcome != VS_OUT_REQUESTED &&
-			     v->outcome != VS_OUT_NOT_ATTEMPTED &&
-			     v->outcome != VS_OUT_NONE))
+			     v->outcome != VS_OUT_NOT_ATTEMPTED))
 				continue;
 			c = (unsigned int)v->error.cls <= VS_EC_INTERNAL
 				    ? (int)v->error.cls

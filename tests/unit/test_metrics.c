@@ -57,6 +57,8 @@ static void fill(struct vs_report *r)
 	add(r, "osp-lab", "c", VS_OUT_FAILED, VS_EC_SERVER);
 	add(r, "osp-lab", "d", VS_OUT_REQUESTED, VS_EC_TIMEOUT);
 	add(r, "osp-lab", "e", VS_OUT_PROTECTED, VS_EC_PROTECTED);
+	/* A VM a refused run never got to is planned, not a failure. */
+	add(r, "osp-lab", "f", VS_OUT_NONE, VS_EC_NONE);
 	memset(&kept, 0, sizeof(kept));
 	kept.id = S("k");
 	kept.name = S("k-keep");
@@ -128,7 +130,7 @@ static void test_values(void **state)
 	assert_non_null(
 		strstr(t, "\nvmsweep_vms_listed{provider=\"osp-lab\"} 120\n"));
 	assert_non_null(
-		strstr(t, "\nvmsweep_vms_selected{provider=\"osp-lab\"} 5\n"));
+		strstr(t, "\nvmsweep_vms_selected{provider=\"osp-lab\"} 6\n"));
 	assert_non_null(
 		strstr(t, "\nvmsweep_vms_kept{provider=\"osp-lab\"} 1\n"));
 	assert_non_null(strstr(t, "\nvmsweep_vms{provider=\"osp-lab\",outcome="
@@ -137,7 +139,9 @@ static void test_values(void **state)
 				  "\"failed\"} 2\n"));
 	assert_non_null(strstr(t, "\nvmsweep_vms{provider=\"osp-lab\",outcome="
 				  "\"pretend\"} 0\n"));
-	assert_null(strstr(t, "outcome=\"planned\""));
+	assert_non_null(strstr(t, "\nvmsweep_vms{provider=\"osp-lab\",outcome="
+				  "\"planned\"} 1\n"));
+	assert_null(strstr(t, "class=\"internal\""));
 	assert_non_null(strstr(t, "\nvmsweep_failures{provider=\"osp-lab\","
 				  "class=\"server\"} 2\n"));
 	assert_non_null(strstr(t, "\nvmsweep_failures{provider=\"osp-lab\","
