@@ -287,12 +287,24 @@ def group_main():
           st == 200 and set(j["value"]) == set(s_get), st)
 
     # Hostile ids.
-    # ("%00" is left out: the core's URL decoding cuts the path there.)
     for bad_id in ("..%2F..%2Fetc%2Fpasswd", "x" * 4000,
-                   "vm-101'%22<>"):
+                   "vm-101'%22<>", "vm-101%00junk"):
         st, j, _, _ = call("GET", "/api/vcenter/vm/" + bad_id, headers=tok)
         check("hostile id %r is refused" % bad_id[:20],
               st in (400, 404, 414), st)
+    # A decoded NUL must not cut the id short: vm-102%00x is not vm-102.
+    st, j, _, _ = call("GET", "/api/vcenter/vm/vm-101%00junk", headers=tok)
+    check("an id with %00 is 400 in the vSphere error shape",
+          st == 400 and isinstance(j, dict) and "error_type" in j, (st, j))
+    st, j, _, _ = call("DELETE", "/api/vcenter/vm/vm-102%00x", headers=tok)
+    check("a delete of an id with %00 is 400", st == 400, (st, j))
+    check("... and the VM the cut id names is still there",
+          "vm-102" in state())
+    st, j, _, _ = call("GET", "/api/vcenter/vm?names=ci-build-on%00x",
+                       headers=tok)
+    check("a query value with %00 is 400", st == 400, (st, j))
+    st, j, _, _ = call("GET", "/api/vcenter/vm/vm-101%2500", headers=tok)
+    check("an escaped %2500 is an ordinary unknown id", st == 404, st)
 
     # Power.
     st, j, _, _ = call("GET", "/api/vcenter/vm/vm-102/power", headers=tok)

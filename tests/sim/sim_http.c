@@ -43,8 +43,9 @@ struct sim_timer_entry {
 struct rstate {
 	struct vs_buf body;
 	bool too_big;
-	bool done;	/* the response is decided */
-	bool suspended; /* on the heap */
+	bool done;	 /* the response is decided */
+	bool suspended;	 /* on the heap */
+	bool nul_target; /* the target had a %00 (see uri_seen) */
 	struct sim_resp resp;
 	int64_t start_ms;
 	char route[160];
@@ -770,6 +771,27 @@ static enum sim_action dispatch(struct sim *sim, struct MHD_Connection *conn,
 
 	fill_req(sim, conn, rs, &req, url, method, host, sizeof(host));
 	resp_clear(&rs->resp);
+	if (rs->nul_target) {
+		/* Refused before routing: the cut path may name another VM. */
+		static const char msg[] = "Invalid request: the URL encodes "
+					  "a NUL byte";
+
+		ops = find_platform(sim, url);
+		if (ops == NULL || !strncmp(url, "/_sim/", 6)) {
+			snprintf(rs->route, sizeof(rs->route), "unknown");
+			sim_resp_json(&rs->resp, 400,
+				      json_pack("{ss}", "error", msg));
+			return SIM_SEND;
+		}
+		rs->is_platform = true;
+		rs->platform = ops->platform;
+		req.platform = ops->platform;
+		snprintf(rs->route, sizeof(rs->route), "%s unknown",
+			 sim_platform_name(ops->platform));
+		req.route = rs->route;
+		render_error(ops, &req, &rs->resp, 400, msg);
+		return SIM_SEND;
+	}
 	if (!strncmp(url, "/_sim/", 6)) {
 		handle_sim(&req, &rs->resp, rs->route, sizeof(rs->route));
 		return SIM_SEND;
@@ -816,6 +838,31 @@ static enum sim_action dispatch(struct sim *sim, struct MHD_Connection *conn,
 	return action;
 }
 
+/*
+ * The first con_cls of a request whose target encodes a NUL; any
+ * address that is never a struct rstate will do.
+ */
+static char nul_marker;
+
+/*
+ * MHD percent-decodes the path and the query before the access handler
+ * sees them, as C strings: a "%00" cuts them short, and
+ * "/api/vcenter/vm/vm-1001%00junk" would reach the routes as vm-1001.
+ * This callback sees the raw target before decoding and marks such a
+ * request through the con_cls it returns, so the handler can refuse it
+ * with a 400 instead of acting on a shorter id.  A "%" not followed by
+ * two hex digits is left alone by MHD, so only "%00" decodes to a NUL.
+ */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	for (const char *p = uri; *p; p++)
+		if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+			return &nul_marker;
+	return NULL;
+}
+
 static int64_t latency_ms(struct sim *sim)
 {
 	int64_t d = sim->opts.latency_ms;
@@ -837,10 +884,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 	enum sim_action action;
 
 	(void)version;
-	if (rs == NULL) {
+	if (rs == NULL || (void *)rs == &nul_marker) {
 		rs = calloc(1, sizeof(*rs));
 		if (rs == NULL)
 			return MHD_NO;
+		rs->nul_target = *con_cls == &nul_marker;
 		vs_buf_init(&rs->body, SIM_BODY_MAX);
 		rs->resp.status = 200;
 		rs->start_ms = vs_time_mono_ms();
@@ -902,7 +950,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)conn;
 	(void)toe;
-	if (rs == NULL)
+	/* The marker: the handler never got as far as its own state. */
+	if (rs == NULL || (void *)rs == &nul_marker)
 		return;
 	pthread_mutex_lock(&sim->core->stats_lock);
 	sim->core->in_flight--;
@@ -1031,6 +1080,7 @@ int sim_http_start(struct sim *sim, char *err, size_t errsz)
 			MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 			MHD_OPTION_NOTIFY_COMPLETED, completed, sim,
 			MHD_OPTION_NOTIFY_CONNECTION, notify_connection, sim,
+			MHD_OPTION_URI_LOG_CALLBACK, uri_seen, sim,
 			MHD_OPTION_HTTPS_MEM_CERT, c->tls_cert_pem,
 			MHD_OPTION_HTTPS_MEM_KEY, c->tls_key_pem,
 			MHD_OPTION_END);
@@ -1044,6 +1094,7 @@ int sim_http_start(struct sim *sim, char *err, size_t errsz)
 			MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 			MHD_OPTION_NOTIFY_COMPLETED, completed, sim,
 			MHD_OPTION_NOTIFY_CONNECTION, notify_connection, sim,
+			MHD_OPTION_URI_LOG_CALLBACK, uri_seen, sim,
 			MHD_OPTION_END);
 	if (c->daemon == NULL) {
 		snprintf(err, errsz, "cannot listen on %s:%u",
