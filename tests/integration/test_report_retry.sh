@@ -310,4 +310,26 @@ check "report.keep leaves the 2 newest reports" bash -c "
 check "report.keep leaves other files alone" bash -c "
 	[ -e '$IT_TMP/reports/notes.txt' ] && [ -e '$IT_TMP/reports/vmsweep-20000101T000000Z-0a.json.bak' ]"
 
+# --- report.metrics_file: written by a real run stopped by a gate, left
+# alone by a dry run
+sim_start --inventory "$IT_TMP/inv.json" || exit 1
+osp_config "$IT_TMP/gate.yaml"
+printf '  metrics_file: %s\n' "$IT_TMP/m/cfg.prom" >>"$IT_TMP/gate.yaml"
+rules "$IT_TMP/gate.yaml"
+sed -i 's/max_deletes: 200/max_deletes: 1/' "$IT_TMP/gate.yaml"
+vs -c "$IT_TMP/gate.yaml" run --dry-run
+check "a dry run does not write report.metrics_file" [ ! -e "$IT_TMP/m/cfg.prom" ]
+vs -c "$IT_TMP/gate.yaml" run --yes
+check "a gate stops the run (exit 4)" [ "$RC" = 4 ]
+check "metrics of a gated run parse" prom_check "$IT_TMP/m/cfg.prom"
+check "metrics of a gated run say exit 4, nothing deleted" python3 -c "
+t = open('$IT_TMP/m/cfg.prom').read()
+for want in ['vmsweep_last_run_success 0', 'vmsweep_last_run_exit_code 4',
+             'vmsweep_vms{provider=\"osp-sim\",outcome=\"not_attempted\"} 5',
+             'vmsweep_vms{provider=\"osp-sim\",outcome=\"deleted\"} 0',
+             'vmsweep_failures{provider=\"osp-sim\",class=\"cancelled\"} 5']:
+    assert want + '\n' in t, want
+"
+check "a gated run deleted nothing" [ "$(names_in_state)" = "prod-db-2 test_locked test_vm_1 test_vm_2 test_vm_3 test_vm_4 test_vm_5" ]
+
 it_finish
