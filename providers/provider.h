@@ -66,6 +66,16 @@ enum vs_err_class {
 /*
  * The caller-owned error detail.  Filled where the failure happens and not
  * overwritten on the way up.  message is one line, never holds a secret.
+ *
+ * A provider's message starts with its instance name (cfg->name), as in
+ * "osp-lab: delete of 'x' ended in ERROR: ...", including a failure of
+ * host->http_do, whose message names only the method and host:port: the
+ * provider adds its name in front.  The core prints a provider's message
+ * as it is and never names the instance again (no prefix, no "on NAME",
+ * not as the log line's tag); it adds only what the provider cannot know,
+ * such as the operation, the VM and the error class.  A message the core
+ * makes on a provider's behalf (one that failed without a reason) starts
+ * with the instance name too.
  */
 struct vs_error {
 	enum vs_err_class cls;

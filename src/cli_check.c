@@ -95,7 +95,8 @@ int vs_cli_check(struct vs_cli *cli, int argc, char **argv)
 				       n == 1 ? "" : "s");
 				continue;
 			}
-			vs_cli_error("%s: cannot open or list: %s: %s", name,
+			/* The message names the instance (provider.h). */
+			vs_cli_error("cannot open or list: %s: %s",
 				     vs_err_class_name(e->cls), e->message);
 			failed++;
 		}

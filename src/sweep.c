@@ -355,16 +355,19 @@ static int task_inventory(void *ctx, void *arg)
 	vs_error_clear(&err);
 	if (sweep_cancelled(s)) {
 		vs_error_set(&p->error, VS_EC_CANCELLED, 0, 0,
-			     "not opened: run interrupted");
+			     "%s: not opened: run interrupted", name);
 		return VS_ERR;
 	}
 	if (ops->open(&state, p->t->pc, vs_plugin_host(), c->http, &err) !=
 	    VS_OK) {
 		if (err.cls == VS_EC_NONE)
 			vs_error_set(&err, VS_EC_INTERNAL, 0, 0,
-				     "open failed without a reason");
-		/* open_only callers (vmsweep check) report it themselves. */
-		vs_log(s->opts.open_only ? VS_LOG_DEBUG : VS_LOG_ERROR, name,
+				     "%s: open failed without a reason", name);
+		/*
+		 * open_only callers (vmsweep check) report it themselves.
+		 * The message names the instance (provider.h): not the tag.
+		 */
+		vs_log(s->opts.open_only ? VS_LOG_DEBUG : VS_LOG_ERROR, TAG,
 		       "cannot open provider: %s: %s",
 		       vs_err_class_name(err.cls), err.message);
 		p->error = err;
@@ -378,8 +381,8 @@ static int task_inventory(void *ctx, void *arg)
 	if (ops->list(state, c->http, &s->inv[i].vms, &err) != VS_OK) {
 		if (err.cls == VS_EC_NONE)
 			vs_error_set(&err, VS_EC_INTERNAL, 0, 0,
-				     "list failed without a reason");
-		vs_log(VS_LOG_ERROR, name, "cannot list VMs: %s: %s",
+				     "%s: list failed without a reason", name);
+		vs_log(VS_LOG_ERROR, TAG, "cannot list VMs: %s: %s",
 		       vs_err_class_name(err.cls), err.message);
 		/* A partial inventory would make the percent gate lie. */
 		vs_vm_list_release(&s->inv[i].vms);
@@ -416,7 +419,8 @@ int vs_sweep_inventory(struct vs_sweep *s, struct vs_error *err)
 
 		if (results[i] == VS_POOL_NOT_RUN)
 			vs_error_set(&p->error, VS_EC_CANCELLED, 0, 0,
-				     "not opened: run interrupted");
+				     "%s: not opened: run interrupted",
+				     p->t->cp->name);
 		s->inv[i].ok = p->ok;
 		s->inv[i].error = p->error;
 	}
@@ -433,9 +437,9 @@ int vs_sweep_inventory(struct vs_sweep *s, struct vs_error *err)
 		s->inventory_code = VS_EXIT_OK;
 done:
 	if (s->inventory_code == VS_EXIT_PROVIDER) {
+		/* The message already names the instance (provider.h). */
 		if (s->n_prov == 1)
-			vs_error_set(err, s->prov[0].error.cls, 0, 0, "%s: %s",
-				     s->prov[0].t->cp->name,
+			vs_error_set(err, s->prov[0].error.cls, 0, 0, "%s",
 				     s->prov[0].error.message);
 		else
 			vs_error_set(err, VS_EC_TRANSPORT, 0, 0,
@@ -616,8 +620,9 @@ static void record_failure(struct vs_sweep *s, size_t i,
 	v->rounds_failed++;
 	finish(v, VS_OUT_FAILED);
 	vs_progress_add(s->opts.progress, 0, 1);
-	vs_log(VS_LOG_WARN, v->provider, "%s failed: %s on %s: %s: %s%s", what,
-	       v->name, v->provider, vs_err_class_name(err->cls), err->message,
+	/* The message names the provider (provider.h): not again here. */
+	vs_log(VS_LOG_WARN, TAG, "%s failed: %s: %s: %s%s", what, v->name,
+	       vs_err_class_name(err->cls), err->message,
 	       err->retryable ? " (retryable)" : "");
 	f = malloc(sizeof(*f));
 	if (f) {
@@ -672,13 +677,13 @@ static int task_delete(void *ctx, void *arg)
 	if (rc != VS_OK) {
 		if (err.cls == VS_EC_NONE)
 			vs_error_set(&err, VS_EC_INTERNAL, 0, 0,
-				     "provider failed without a reason");
+				     "%s: provider failed without a reason",
+				     v->provider);
 		if (err.cls == VS_EC_PROTECTED) {
 			v->error = err;
 			finish(v, VS_OUT_PROTECTED);
 			vs_progress_add(s->opts.progress, 0, 1);
-			vs_log(VS_LOG_WARN, v->provider,
-			       "Protected: %s on %s: %s", v->name, v->provider,
+			vs_log(VS_LOG_WARN, TAG, "Protected: %s: %s", v->name,
 			       err.message);
 			return VS_OK;
 		}
@@ -722,14 +727,15 @@ static int task_delete(void *ctx, void *arg)
 	case VS_REMOVE_PROTECTED:
 		if (err.cls == VS_EC_NONE)
 			vs_error_set(&err, VS_EC_PROTECTED, 0, 0,
-				     "the platform protects it");
+				     "%s: the platform protects it",
+				     v->provider);
 		err.cls = VS_EC_PROTECTED;
 		err.retryable = 0;
 		v->error = err;
 		finish(v, VS_OUT_PROTECTED);
 		vs_progress_add(s->opts.progress, 0, 1);
-		vs_log(VS_LOG_WARN, v->provider, "Protected: %s on %s: %s",
-		       v->name, v->provider, err.message);
+		vs_log(VS_LOG_WARN, TAG, "Protected: %s: %s", v->name,
+		       err.message);
 		return VS_OK;
 	case VS_REMOVE_PRESENT:
 		if (!s->opts.dry_run)
@@ -742,8 +748,8 @@ static int task_delete(void *ctx, void *arg)
 	}
 	vs_error_clear(&err);
 	vs_error_set(&err, VS_EC_INTERNAL, 0, 0,
-		     "provider returned status %d from %s", (int)st,
-		     s->opts.dry_run ? "probe" : "remove");
+		     "%s: provider returned status %d from %s", v->provider,
+		     (int)st, s->opts.dry_run ? "probe" : "remove");
 	record_failure(s, i, &err, what);
 	return VS_ERR;
 }
@@ -800,7 +806,8 @@ static int confirm_apply(struct vs_sweep *s, size_t i,
 		e = *verr;
 		if (e.cls == VS_EC_NONE)
 			vs_error_set(&e, VS_EC_SERVER, 0, 0,
-				     "deletion ended in error");
+				     "%s: deletion ended in error",
+				     v->provider);
 		record_failure(s, i, &e, "Delete");
 		return 1;
 	case VS_CONFIRM_PENDING:
@@ -848,7 +855,7 @@ static int task_confirm(void *ctx, void *arg)
 		vs_error_clear(&err);
 		if (p->t->ops->confirm(p->state, c->http, vms, n, states, errs,
 				       &err) != VS_OK) {
-			vs_log(VS_LOG_WARN, p->t->cp->name,
+			vs_log(VS_LOG_WARN, TAG,
 			       "cannot confirm deletions: %s: %s",
 			       vs_err_class_name(err.cls), err.message);
 			for (k = 0; k < n; k++)

@@ -91,6 +91,7 @@ static int osp_nova_do(struct osp_instance *in, struct vs_http *http,
 		       struct vs_error *err)
 {
 	struct vs_http_request req;
+	struct vs_error e;
 	struct osp_buf auth;
 	const char *headers[6];
 	char *token = NULL;
@@ -135,8 +136,13 @@ static int osp_nova_do(struct osp_instance *in, struct vs_http *http,
 		req.insecure = in->set.insecure;
 		req.idempotent = idempotent;
 		req.timeout_ms = in->timeout_ms;
-		if (in->host->http_do(http, &req, resp, err))
+		vs_error_clear(&e);
+		if (in->host->http_do(http, &req, resp, &e)) {
+			/* The core's message names no provider: add who. */
+			vs_error_set(err, e.cls, e.http_status, e.retryable,
+				     "%s: %s", in->tag, e.message);
 			goto out;
+		}
 		if (resp->status != 401 || attempt == OSP_MAX_SENDS - 1)
 			break;
 		in->host->http_response_release(resp);

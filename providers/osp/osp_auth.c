@@ -62,6 +62,7 @@ static int osp_authenticate(struct osp_session *s, struct vs_http *http,
 					      "Accept: application/json", NULL};
 	struct vs_http_request req;
 	struct vs_http_response resp;
+	struct vs_error e;
 	char *body = NULL;
 	int have_resp = 0, rc = VS_ERR;
 
@@ -80,8 +81,11 @@ static int osp_authenticate(struct osp_session *s, struct vs_http *http,
 	req.idempotent = 1;
 	req.timeout_ms = s->timeout_ms;
 	req.max_body = 16 * 1024 * 1024; /* catalogs are large, not huge */
-	if (s->host->http_do(http, &req, &resp, err)) {
-		/* The core's message names no provider: leave it as it is. */
+	vs_error_clear(&e);
+	if (s->host->http_do(http, &req, &resp, &e)) {
+		/* The core's message names no provider: add who. */
+		vs_error_set(err, e.cls, e.http_status, e.retryable, "%s: %s",
+			     s->tag, e.message);
 		goto out;
 	}
 	have_resp = 1;

@@ -57,6 +57,7 @@ static int rhv_authenticate(struct rhv_session *s, struct vs_http *http,
 		"Accept: application/json", NULL};
 	struct vs_http_request req;
 	struct vs_http_response resp;
+	struct vs_error e;
 	char *body = NULL;
 	int have_resp = 0, rc = VS_ERR;
 
@@ -79,8 +80,13 @@ static int rhv_authenticate(struct rhv_session *s, struct vs_http *http,
 	req.idempotent = 1;
 	req.timeout_ms = s->set->timeout_ms;
 	req.max_body = 1024 * 1024;
-	if (s->host->http_do(http, &req, &resp, err))
+	vs_error_clear(&e);
+	if (s->host->http_do(http, &req, &resp, &e)) {
+		/* The core's message names no provider: add who. */
+		vs_error_set(err, e.cls, e.http_status, e.retryable, "%s: %s",
+			     s->tag, e.message);
 		goto out;
+	}
 	have_resp = 1;
 	rc = rhv_token_parse(s->tag, resp.status, resp.body, resp.body_len, t,
 			     err);

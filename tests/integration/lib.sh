@@ -163,6 +163,17 @@ check() {
 	fi
 }
 
+# names_once NAME FILE [TEXT]: FILE has a line naming NAME (and holding
+# TEXT, when given), and no such line names it more than once: a
+# provider's message names its instance, and the core must not add the
+# name again.
+names_once() {
+	awk -v n="$1" -v t="${3:-}" 'index($0, n) && index($0, t) {
+		seen = 1; line = $0
+		if (gsub(n, "", line) != 1) { print "named twice: " $0; bad = 1 } }
+		END { exit bad || !seen }' "$2"
+}
+
 it_finish() {
 	echo "$IT_PASS passed, $IT_FAIL failed"
 	[ "$IT_FAIL" -eq 0 ]

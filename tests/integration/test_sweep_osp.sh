@@ -235,11 +235,20 @@ for v in r['vms']:
     assert v['error']['class'] == 'server' and v['error']['message'], v
 "
 check "the summary lists the failures" grep -q "failed" "$IT_TMP/out"
+check "failed deletes name the provider once a line" \
+	names_once osp-sim "$IT_TMP/err" "Delete failed:"
+
+# --- a wrong password: exit 3, the provider named once
+VMSWEEP_IT_PASSWORD=wrong vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/badpw.json"
+check "wrong password exits 3" [ "$RC" = 3 ]
+check "wrong password says why" grep -q "osp-sim: Keystone refused" "$IT_TMP/err"
+check "wrong password names the provider once a line" names_once osp-sim "$IT_TMP/err"
 
 # --- a dead endpoint: exit 3, one clear line
 sim_stop
 vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/dead.json"
 check "unreachable provider exits 3" [ "$RC" = 3 ]
 check "unreachable provider names itself" grep -q "osp-sim" "$IT_TMP/err"
+check "unreachable provider names itself once a line" names_once osp-sim "$IT_TMP/err"
 
 it_finish

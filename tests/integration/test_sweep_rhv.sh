@@ -228,6 +228,7 @@ rules "$IT_TMP/badpw.yaml"
 VMSWEEP_IT_PASSWORD=wrong vs -c "$IT_TMP/badpw.yaml" run --yes --report "$IT_TMP/badpw.json"
 check "wrong password exits 3" [ "$RC" = 3 ]
 check "wrong password names the provider and says why" grep -q "rhv-sim.*SSO login refused" "$IT_TMP/err"
+check "wrong password names the provider once a line" names_once rhv-sim "$IT_TMP/err"
 check "wrong password leaks no password" bash -c "! grep -q wrong '$IT_TMP/err'"
 
 # --- 600 VMs listed across pages; a dry run plans them all

@@ -341,11 +341,17 @@ rules "$IT_TMP/err.yaml"
 vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/auth.json"
 check "refused login exits 3" [ "$RC" = 3 ]
 check "refused login names the provider" grep -q "vc-sim.*login refused" "$IT_TMP/err"
+check "refused login names the provider once a line" names_once vc-sim "$IT_TMP/err"
+vs -c "$IT_TMP/err.yaml" check
+check "check: refused login exits 3" [ "$RC" = 3 ]
+check "check: refused login names the provider once a line" \
+	names_once vc-sim "$IT_TMP/err"
 
 # --- a dead endpoint: exit 3, one clear line
 sim_stop
 vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/dead.json"
 check "unreachable provider exits 3" [ "$RC" = 3 ]
 check "unreachable provider names itself" grep -q "vc-sim" "$IT_TMP/err"
+check "unreachable provider names itself once a line" names_once vc-sim "$IT_TMP/err"
 
 it_finish
