@@ -203,7 +203,7 @@ test-%: $(B)/asan/tests/test_% $(TEST_PLUGINS)
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libjansson-dev \
 	libyaml-dev libcmocka-dev libmicrohttpd-dev openssl python3 \
-	ca-certificates
+	ca-certificates systemd
 deps:
 	@missing=""; \
 	for p in $(DEB_PACKAGES); do \
