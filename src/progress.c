@@ -114,9 +114,10 @@ size_t vs_progress_format(char *buf, size_t sz,
 			tlen = strlen(text);
 		if (left > 0) {
 			double secs = (double)left / rate;
+			/* Whole seconds, rounded up: "0s" only when done. */
 			int64_t ms = secs > 8.64e8
 					     ? (int64_t)8.64e11
-					     : (int64_t)(secs + 0.5) * 1000;
+					     : (int64_t)(secs + 0.999) * 1000;
 
 			vs_duration_format(eta, sizeof(eta), ms);
 			n = snprintf(text + tlen, sizeof(text) - tlen,

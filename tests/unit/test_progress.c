@@ -84,7 +84,7 @@ static void test_color_only_on_the_bar(void **state)
 	(void)state;
 	fmt(b, sizeof(b), 10, 5, 1, 2000, 1, 100);
 	assert_string_equal(b, "[\033[32m############\033[0m--------]  6/10  "
-			       "5 deleted  1 failed  4 left  3.0/s  ETA 1s");
+			       "5 deleted  1 failed  4 left  3.0/s  ETA 2s");
 	/* No escape for an empty bar. */
 	fmt(b, sizeof(b), 10, 0, 0, 0, 1, 100);
 	assert_null(strchr(b, '\033'));
