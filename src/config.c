@@ -256,6 +256,13 @@ static const struct key_def limits_keys[] = {
 	 .max = 100,
 	 .help = "Stop when the plan would delete more than this share of a "
 		 "provider's inventory (100: no limit)"},
+	{.key = "max_plan_age",
+	 .type = K_DURATION,
+	 AT(C, max_plan_age_ms),
+	 .def = "24h",
+	 .min = MIN_MS,
+	 .max = 30 * DAY_MS,
+	 .help = "vmsweep apply refuses a plan made longer ago than this"},
 };
 
 static const struct key_def run_keys[] = {
@@ -324,6 +331,31 @@ static const struct key_def run_keys[] = {
 		 "vmsweep.lock in $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR, "
 		 "$STATE_DIRECTORY or the state directory (see "
 		 "docs/operations.md)"},
+	{.key = "breaker_consecutive",
+	 .type = K_INT,
+	 AT(C, breaker_consecutive),
+	 .def = "10",
+	 .min = 0,
+	 .max = 1000000,
+	 .help = "Circuit breaker: stop sending deletes to a provider after "
+		 "this many failures in a row; the rest are not_attempted "
+		 "(0: off)"},
+	{.key = "breaker_percent",
+	 .type = K_INT,
+	 AT(C, breaker_percent),
+	 .def = "50",
+	 .min = 0,
+	 .max = 100,
+	 .help = "Circuit breaker: stop sending deletes to a provider when "
+		 "more than this share of its attempts failed, once it had "
+		 "breaker_min_attempts (0: off)"},
+	{.key = "breaker_min_attempts",
+	 .type = K_INT,
+	 AT(C, breaker_min_attempts),
+	 .def = "20",
+	 .min = 1,
+	 .max = 1000000,
+	 .help = "Attempts on a provider before breaker_percent applies"},
 };
 
 static const struct key_def report_keys[] = {

@@ -117,6 +117,7 @@ struct vs_config {
 	long max_deletes;	       /* default 200; -1 = unlimited */
 	long max_deletes_per_provider; /* -1 = unlimited */
 	int max_delete_percent;	       /* default 50; 100 = unlimited */
+	int64_t max_plan_age_ms;       /* default 24h: apply refuses older */
 
 	int workers;		     /* default 16 */
 	int retry_rounds;	     /* default 2 */
@@ -127,6 +128,10 @@ struct vs_config {
 	int64_t grace_ms;	/* default 30s: in-flight work after a stop */
 	int64_t max_runtime_ms; /* -1 = no limit */
 	char *lock_file;	/* NULL = the default place (lock.h) */
+	/* The circuit breaker (breaker.h); 0 turns a trigger off. */
+	int breaker_consecutive;  /* default 10 failures in a row */
+	int breaker_percent;	  /* default 50: more than 50% failed ... */
+	int breaker_min_attempts; /* ... of at least 20 attempts */
 
 	char *report_dir;	    /* default "./reports" */
 	int report_keep;	    /* 0 = keep all */

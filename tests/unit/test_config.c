@@ -125,6 +125,10 @@ static void assert_defaults(const struct vs_config *cfg)
 	assert_int_equal(cfg->max_deletes, 200);
 	assert_int_equal(cfg->max_deletes_per_provider, -1);
 	assert_int_equal(cfg->max_delete_percent, 50);
+	assert_int_equal(cfg->max_plan_age_ms, 24 * 3600 * 1000LL);
+	assert_int_equal(cfg->breaker_consecutive, 10);
+	assert_int_equal(cfg->breaker_percent, 50);
+	assert_int_equal(cfg->breaker_min_attempts, 20);
 	assert_int_equal(cfg->workers, 16);
 	assert_int_equal(cfg->retry_rounds, 2);
 	assert_int_equal(cfg->retry_delay_ms, 5000);
@@ -1044,6 +1048,10 @@ static const char *const all_keys[] = {
 	"max_deletes",
 	"max_deletes_per_provider",
 	"max_delete_percent",
+	"max_plan_age",
+	"breaker_consecutive",
+	"breaker_percent",
+	"breaker_min_attempts",
 	"run",
 	"workers",
 	"retry_rounds",
