@@ -89,6 +89,11 @@ DEPS_osp_auth   := providers/osp/osp_auth providers/osp/osp_parse providers/osp/
 
 obj = $(B)/$(1)/obj/$(2).o
 
+# The circuit breaker is shared by the sweep's workers: its test runs
+# under TSan too.
+DEPS_sweep += breaker
+TSAN_TESTS += $(filter breaker,$(UNIT_TESTS))
+
 # ---------------------------------------------------------------------
 
 .PHONY: certs all check unit tsan integration lint format install uninstall \
