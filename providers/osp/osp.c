@@ -369,7 +369,7 @@ static int osp_list(void *state, struct vs_http *http, struct vs_vm_list *out,
 			vs_vm_release(&out->items[--out->n]);
 		return VS_ERR;
 	}
-	in->host->log(VS_LOG_INFO, in->tag, "listed %zu server(s)",
+	in->host->log(VS_LOG_DEBUG, in->tag, "listed %zu server(s)",
 		      out->n - before);
 	return VS_OK;
 }

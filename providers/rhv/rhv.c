@@ -515,7 +515,7 @@ static int rhv_list(void *state, struct vs_http *http, struct vs_vm_list *out,
 			vs_vm_release(&out->items[--out->n]);
 		return VS_ERR;
 	}
-	in->host->log(VS_LOG_INFO, in->tag, "listed %zu VM(s)%s%s",
+	in->host->log(VS_LOG_DEBUG, in->tag, "listed %zu VM(s)%s%s",
 		      out->n - before,
 		      in->set.search ? " matching search " : "",
 		      in->set.search ? in->set.search : "");

@@ -893,7 +893,7 @@ int vmw_list(void *state, struct vs_http *http, struct vs_vm_list *out,
 	}
 	free(L.got.items);
 	memset(&L.got, 0, sizeof(L.got));
-	in->host->log(VS_LOG_INFO, in->tag,
+	in->host->log(VS_LOG_DEBUG, in->tag,
 		      "listed %zu VM(s) in %zu request(s)", i, L.requests);
 	rc = VS_OK;
 out:

@@ -124,6 +124,9 @@ assert r['run']['mode'] == 'dry_run'
 "
 check "dry run logs a pretend delete per VM" bash -c "
 	for n in $SELECTED; do grep -q \"Pretend delete: \$n on osp-sim\" '$IT_TMP/err' || exit 1; done"
+check "the inventory is logged once, by the core" \
+	[ "$(grep -c 'osp-sim: listed [0-9]* VMs$' "$IT_TMP/err")" = 1 -a \
+	  "$(grep -c 'osp-sim: listed ' "$IT_TMP/err")" = 1 ]
 check "dry run sent no server DELETE or action" python3 -c "
 import json, urllib.request
 s = json.load(urllib.request.urlopen('$SIM_URL/_sim/stats'))

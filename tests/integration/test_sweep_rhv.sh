@@ -146,6 +146,9 @@ assert r['run']['mode'] == 'dry_run'
 "
 check "dry run logs a pretend delete per VM" bash -c "
 	for n in $SELECTED; do grep -q \"Pretend delete: \$n on rhv-sim\" '$IT_TMP/err' || exit 1; done"
+check "the inventory is logged once, by the core" \
+	[ "$(grep -c 'rhv-sim: listed [0-9]* VMs$' "$IT_TMP/err")" = 1 -a \
+	  "$(grep -c 'rhv-sim: listed ' "$IT_TMP/err")" = 1 ]
 check "dry run sent no DELETE and no stop" stats_check "
 assert count('DELETE') == 0 and count('/stop') == 0, r
 "

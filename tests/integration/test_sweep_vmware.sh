@@ -165,6 +165,9 @@ assert r['run']['mode'] == 'dry_run'
 "
 check "dry run logs a pretend delete per VM" bash -c "
 	for n in $SELECTED; do grep -q \"Pretend delete: \$n on vc-sim\" '$IT_TMP/err' || exit 1; done"
+check "the inventory is logged once, by the core" \
+	[ "$(grep -c 'vc-sim: listed [0-9]* VMs$' "$IT_TMP/err")" = 1 -a \
+	  "$(grep -c 'vc-sim: listed ' "$IT_TMP/err")" = 1 ]
 check "dry run sent no DELETE and no power-off" stats "
 assert route('DELETE /api/vcenter/vm') == 0, s['by_route']
 assert route('POST /api/vcenter/vm') == 0, s['by_route']
