@@ -6,10 +6,15 @@
  * regard to case, an unknown creation time or power state never satisfies
  * a rule that asks for one, and an expiry marker we cannot read protects.
  * Regexes are compiled once per call, so the work is O(VMs x rules).
+ *
+ * One evaluator, evaluate(), decides for plans (vs_select) and for
+ * vmsweep explain (vs_select_explain), so that what explain says is what
+ * a run does; explain only asks it to record each step.
  */
 #include "select.h"
 
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,91 +497,182 @@ static void expiry_scan(struct expiry *e, const struct vs_vm *vm,
 	}
 }
 
-static int names_protect(char *const *globs, size_t n, const char *name,
-			 struct vs_buf *why)
+/* ------------------------------------------------------------------ */
+/* Traces, for vmsweep explain.                                         */
+
+void vs_select_trace_release(struct vs_select_trace *t)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (vs_glob_match(globs[i], name, 0)) {
-			vs_buf_addf(why, "protected by name pattern '%s'",
-				    globs[i]);
-			return 1;
-		}
+	if (!t)
+		return;
+	for (i = 0; i < t->n; i++) {
+		free(t->steps[i].name);
+		free(t->steps[i].text);
 	}
+	free(t->steps);
+	free(t->reason);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Record one step; a step lost to memory only sets t->oom. */
+static void trace_add(struct vs_select_trace *t, enum vs_step_kind kind,
+		      const char *name, int hit, const char *text)
+{
+	struct vs_select_step *st;
+	size_t na;
+
+	if (!t)
+		return;
+	if (t->n == t->alloc) {
+		na = t->alloc ? 2 * t->alloc : 8;
+		st = realloc(t->steps, na * sizeof(*st));
+		if (!st) {
+			t->oom = 1;
+			return;
+		}
+		t->steps = st;
+		t->alloc = na;
+	}
+	st = &t->steps[t->n];
+	st->kind = kind;
+	st->hit = hit;
+	st->name = strdup(name);
+	st->text = strdup(text ? text : "");
+	if (!st->name || !st->text) {
+		free(st->name);
+		free(st->text);
+		t->oom = 1;
+		return;
+	}
+	t->n++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Protections.                                                         */
+
+/*
+ * Walks the protections.  Without a trace the first one that applies
+ * ends the walk (a plan needs one reason); with a trace every one is
+ * checked and recorded, and the first still gives the reason.
+ */
+struct pwalk {
+	struct vs_buf *why; /* the first protection's reason */
+	struct vs_select_trace *trace;
+	int n; /* protections that applied */
+};
+
+static int prot_hit(struct pwalk *w, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Returns 1 when the walk should stop. */
+static int prot_hit(struct pwalk *w, const char *kind, const char *fmt, ...)
+{
+	struct vs_buf line;
+	va_list ap;
+
+	vs_buf_init(&line, REASON_CAP);
+	va_start(ap, fmt);
+	vs_buf_vaddf(&line, fmt, ap);
+	va_end(ap);
+	if (w->n == 0)
+		vs_buf_adds(w->why, line.s ? line.s : "");
+	trace_add(w->trace, VS_STEP_PROTECTION, kind, 1, line.s);
+	vs_buf_release(&line);
+	w->n++;
+	return w->trace == NULL;
+}
+
+static int names_protect(struct pwalk *w, const char *kind, char *const *globs,
+			 size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (vs_glob_match(globs[i], name, 0))
+			return prot_hit(w, kind,
+					"protected by name pattern '%s'",
+					globs[i]);
 	return 0;
 }
 
-/* 1 with the reason in why when anything protects vm. */
+static int marker_protects(struct pwalk *w, const char *marker,
+			   const struct vs_vm *vm)
+{
+	const char *from = vm->description;
+	size_t i;
+
+	for (i = 0; i < vm->n_tags; i++)
+		if (vm->tags[i] && strcasecmp(vm->tags[i], marker) == 0)
+			return prot_hit(w, "protect.marker",
+					"protected by marker '%s' (tag)",
+					marker);
+	/* Any value counts, even "false": a marker means intent. */
+	for (i = 0; i < vm->n_metadata; i++)
+		if (vm->metadata[i].key &&
+		    strcasecmp(vm->metadata[i].key, marker) == 0)
+			return prot_hit(w, "protect.marker",
+					"protected by marker '%s' (metadata)",
+					marker);
+	if (from && find_token(vm->description, &from, marker))
+		return prot_hit(w, "protect.marker",
+				"protected by marker '%s' (description)",
+				marker);
+	return 0;
+}
+
+static int expiry_protects(struct pwalk *w, const char *marker,
+			   const struct vs_vm *vm, int64_t now)
+{
+	struct expiry e;
+	char when[32], line[160];
+
+	memset(&e, 0, sizeof(e));
+	expiry_scan(&e, vm, marker);
+	if (e.bad)
+		return prot_hit(w, "protect.expiry_marker",
+				"protected: unparsable expiry '%s' (%s '%s')",
+				e.bad_value, e.bad_where, marker);
+	if (!e.found)
+		return 0;
+	vs_time_format(when, sizeof(when), e.until);
+	if (e.until > now)
+		return prot_hit(w, "protect.expiry_marker",
+				"protected until %s by '%s'", when, marker);
+	/* Explain shows an expiry that no longer protects, too. */
+	snprintf(line, sizeof(line), "expiry %s by '%s' has passed", when,
+		 marker);
+	trace_add(w->trace, VS_STEP_PROTECTION, "protect.expiry_marker", 0,
+		  line);
+	return 0;
+}
+
+/* 1 with the (first) reason in why when anything protects vm. */
 static int protected_by(const struct vs_config *cfg,
 			const struct vs_config_provider *prov,
 			const struct vs_vm *vm, const char *name, int64_t now,
-			struct vs_buf *why)
+			struct vs_buf *why, struct vs_select_trace *trace)
 {
-	const char *marker = cfg->protect_marker, *from;
-	struct expiry e;
-	char when[32];
-	size_t i;
+	struct pwalk w = {why, trace, 0};
 
-	if (names_protect(cfg->protect_names, cfg->n_protect_names, name, why))
-		return 1;
-	if (prov && names_protect(prov->protect_names, prov->n_protect_names,
-				  name, why))
-		return 1;
-	if (marker && *marker) {
-		for (i = 0; i < vm->n_tags; i++) {
-			if (vm->tags[i] &&
-			    strcasecmp(vm->tags[i], marker) == 0) {
-				vs_buf_addf(why,
-					    "protected by marker '%s' (tag)",
-					    marker);
-				return 1;
-			}
-		}
-		/* Any value counts, even "false": a marker means intent. */
-		for (i = 0; i < vm->n_metadata; i++) {
-			if (vm->metadata[i].key &&
-			    strcasecmp(vm->metadata[i].key, marker) == 0) {
-				vs_buf_addf(
-					why,
-					"protected by marker '%s' (metadata)",
-					marker);
-				return 1;
-			}
-		}
-		from = vm->description;
-		if (from && find_token(vm->description, &from, marker)) {
-			vs_buf_addf(why,
-				    "protected by marker '%s' (description)",
-				    marker);
-			return 1;
-		}
-	}
-	if (cfg->expiry_marker && *cfg->expiry_marker) {
-		memset(&e, 0, sizeof(e));
-		expiry_scan(&e, vm, cfg->expiry_marker);
-		if (e.bad) {
-			vs_buf_addf(why,
-				    "protected: unparsable expiry '%s' (%s "
-				    "'%s')",
-				    e.bad_value, e.bad_where,
-				    cfg->expiry_marker);
-			return 1;
-		}
-		if (e.found && e.until > now) {
-			vs_time_format(when, sizeof(when), e.until);
-			vs_buf_addf(why, "protected until %s by '%s'", when,
-				    cfg->expiry_marker);
-			return 1;
-		}
-	}
-	if (vm->platform_protection) {
-		vs_buf_addf(why, "protected by the platform: %s",
-			    *vm->platform_protection ? vm->platform_protection
-						     : "protected");
-		return 1;
-	}
-	return 0;
+	if (names_protect(&w, "protect.names", cfg->protect_names,
+			  cfg->n_protect_names, name))
+		goto out;
+	if (prov &&
+	    names_protect(&w, "providers[].protect_names", prov->protect_names,
+			  prov->n_protect_names, name))
+		goto out;
+	if (cfg->protect_marker && *cfg->protect_marker &&
+	    marker_protects(&w, cfg->protect_marker, vm))
+		goto out;
+	if (cfg->expiry_marker && *cfg->expiry_marker &&
+	    expiry_protects(&w, cfg->expiry_marker, vm, now))
+		goto out;
+	if (vm->platform_protection)
+		prot_hit(&w, "platform", "protected by the platform: %s",
+			 *vm->platform_protection ? vm->platform_protection
+						  : "protected");
+out:
+	return w.n > 0;
 }
 
 int vs_select_protected(const struct vs_config *cfg,
@@ -588,7 +684,8 @@ int vs_select_protected(const struct vs_config *cfg,
 	int rc;
 
 	vs_buf_init(&b, REASON_CAP);
-	rc = protected_by(cfg, prov, vm, vm->name ? vm->name : "", now, &b);
+	rc = protected_by(cfg, prov, vm, vm->name ? vm->name : "", now, &b,
+			  NULL);
 	if (why && sz)
 		snprintf(why, sz, "%s", rc && b.s ? b.s : "");
 	vs_buf_release(&b);
@@ -596,72 +693,202 @@ int vs_select_protected(const struct vs_config *cfg,
 }
 
 /* ------------------------------------------------------------------ */
+/* One VM against every rule and protection.                           */
+
+/* Rules ready for a provider, and room for one VM's evaluation. */
+struct evalctx {
+	const struct vs_config *cfg;
+	struct crule *cr;
+	unsigned char *scope;	/* per rule: applies to this provider */
+	unsigned char *matched; /* per rule: its pattern matched the name */
+	unsigned char *chosen;	/* per rule: it selects the VM */
+	char (*pats)[160];	/* per rule: the pattern that matched */
+	struct vs_buf sel, why, one;
+	int unknown; /* kept (also) because an age was unknown */
+};
+
+static void rule_trace_miss(struct evalctx *e, size_t j, const char *prov,
+			    const char *name, struct vs_select_trace *t)
+{
+	const struct vs_config_rule *rule = &e->cfg->rules[j];
+	struct vs_buf b;
+	size_t i;
+
+	vs_buf_init(&b, REASON_CAP);
+	if (!e->scope[j]) {
+		vs_buf_addf(&b, "not applied to provider '%s' (providers: ",
+			    prov ? prov : "");
+		for (i = 0; i < rule->n_providers; i++)
+			vs_buf_addf(&b, "%s%s", i ? ", " : "",
+				    rule->providers[i]);
+		vs_buf_adds(&b, ")");
+	} else {
+		vs_buf_addf(&b, "name '%s' matches none of ", name);
+		for (i = 0; i < rule->n_match; i++)
+			vs_buf_addf(&b, "%s'%s'", i ? ", " : "",
+				    rule->match[i]);
+		for (i = 0; i < rule->n_regex; i++)
+			vs_buf_addf(&b, "%sregex '%s'",
+				    i || rule->n_match ? ", " : "",
+				    rule->regex[i]);
+		if (!rule->n_match && !rule->n_regex)
+			vs_buf_adds(&b, "(no pattern)");
+		vs_buf_addf(&b, "%s",
+			    rule->case_sensitive ? "" : " (ignoring case)");
+	}
+	trace_add(t, VS_STEP_RULE, rule->name, 0, b.s);
+	vs_buf_release(&b);
+}
+
+/*
+ * The one evaluator: plan and explain both come here.  Returns the
+ * verdict; e->sel holds the reason of a selected VM (the first rule that
+ * selects it) and e->chosen[] every rule that does; e->why the reason of
+ * a kept one.  With a trace, every rule and every protection is recorded
+ * too, and the rules are evaluated even for a protected VM (to show what
+ * the protection saved it from); the verdict is the same either way.
+ */
+static enum vs_verdict evaluate(struct evalctx *e,
+				const struct vs_config_provider *prov,
+				const struct vs_vm *vm, int64_t now,
+				struct vs_select_trace *t)
+{
+	const char *pname = prov ? prov->name : NULL;
+	const char *name = vm->name ? vm->name : "";
+	size_t j, n_rules = e->cfg->n_rules, n_matched = 0;
+	int prot, chosen = 0, unknown = 0;
+
+	vs_buf_reset(&e->sel);
+	vs_buf_reset(&e->why);
+	e->unknown = 0;
+	for (j = 0; j < n_rules; j++) {
+		e->chosen[j] = 0;
+		e->matched[j] =
+			e->scope[j] && rule_match(&e->cr[j], name, e->pats[j],
+						  sizeof(e->pats[j]));
+		n_matched += e->matched[j];
+	}
+	if (!n_matched && !t)
+		return VS_VERDICT_IGNORED;
+	prot = protected_by(e->cfg, prov, vm, name, now, &e->why, t);
+	if (prot && !t)
+		return VS_VERDICT_KEPT;
+	for (j = 0; j < n_rules; j++) {
+		if (!e->matched[j]) {
+			if (t)
+				rule_trace_miss(e, j, pname, name, t);
+			continue;
+		}
+		vs_buf_reset(&e->one);
+		if (!rule_eval(&e->cr[j], vm, now, e->pats[j], &e->one, &e->one,
+			       &unknown)) {
+			trace_add(t, VS_STEP_RULE, e->cfg->rules[j].name, 0,
+				  e->one.s);
+			if (prot)
+				continue;
+			if (e->why.len)
+				vs_buf_adds(&e->why, "; ");
+			vs_buf_adds(&e->why, e->one.s ? e->one.s : "");
+			continue;
+		}
+		trace_add(t, VS_STEP_RULE, e->cfg->rules[j].name, 1, e->one.s);
+		e->chosen[j] = 1;
+		if (!chosen)
+			vs_buf_adds(&e->sel, e->one.s ? e->one.s : "");
+		chosen = 1;
+	}
+	if (!n_matched)
+		return VS_VERDICT_IGNORED;
+	if (prot)
+		return VS_VERDICT_KEPT;
+	if (chosen)
+		return VS_VERDICT_SELECTED;
+	e->unknown = unknown;
+	return VS_VERDICT_KEPT;
+}
+
+static void evalctx_release(struct evalctx *e)
+{
+	crules_free(e->cr, e->cfg ? e->cfg->n_rules : 0);
+	free(e->scope);
+	free(e->matched);
+	free(e->chosen);
+	free(e->pats);
+	vs_buf_release(&e->sel);
+	vs_buf_release(&e->why);
+	vs_buf_release(&e->one);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Compile cfg's rules into e.  VS_ERR with err filled on failure. */
+static int evalctx_init(struct evalctx *e, const struct vs_config *cfg,
+			struct vs_error *err)
+{
+	size_t i, n = cfg->n_rules ? cfg->n_rules : 1;
+
+	memset(e, 0, sizeof(*e));
+	e->cfg = cfg;
+	vs_buf_init(&e->sel, REASON_CAP);
+	vs_buf_init(&e->why, REASON_CAP);
+	vs_buf_init(&e->one, REASON_CAP);
+	e->cr = calloc(n, sizeof(*e->cr));
+	e->scope = calloc(n, 1);
+	e->matched = calloc(n, 1);
+	e->chosen = calloc(n, 1);
+	e->pats = calloc(n, sizeof(*e->pats));
+	if (!e->cr || !e->scope || !e->matched || !e->chosen || !e->pats)
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
+	for (i = 0; i < cfg->n_rules; i++)
+		if (crule_prepare(&e->cr[i], &cfg->rules[i], err))
+			return VS_ERR;
+	return VS_OK;
+}
+
+static void evalctx_scope(struct evalctx *e, const char *prov)
+{
+	size_t j;
+
+	for (j = 0; j < e->cfg->n_rules; j++)
+		e->scope[j] =
+			(unsigned char)rule_in_scope(&e->cfg->rules[j], prov);
+}
+
+/* ------------------------------------------------------------------ */
 
 static int select_one(struct vs_report *plan, const struct vs_config *cfg,
 		      const struct vs_inventory *inv, size_t pidx,
-		      const struct crule *cr, unsigned char *scope,
-		      unsigned char *matched, char (*pats)[160], int64_t now,
-		      struct vs_error *err)
+		      struct evalctx *e, int64_t now, struct vs_error *err)
 {
 	const char *prov = inv->provider ? inv->provider->name : NULL;
-	struct vs_buf sel, why;
 	struct vs_report_vm *v;
-	size_t i, j, n_unknown = 0, n_matched;
-	int ret = VS_ERR, unknown, chosen;
+	size_t i, j, n_unknown = 0;
 
-	vs_buf_init(&sel, REASON_CAP);
-	vs_buf_init(&why, REASON_CAP);
-	for (j = 0; j < cfg->n_rules; j++)
-		scope[j] = (unsigned char)rule_in_scope(&cfg->rules[j], prov);
+	evalctx_scope(e, prov);
 	for (i = 0; i < inv->vms.n; i++) {
 		const struct vs_vm *vm = &inv->vms.items[i];
-		const char *name = vm->name ? vm->name : "";
 
-		n_matched = 0;
-		for (j = 0; j < cfg->n_rules; j++) {
-			matched[j] =
-				scope[j] && rule_match(&cr[j], name, pats[j],
-						       sizeof(pats[j]));
-			n_matched += matched[j];
-		}
-		if (!n_matched)
-			continue;
-		vs_buf_reset(&why);
-		vs_buf_reset(&sel);
-		if (protected_by(cfg, inv->provider, vm, name, now, &why)) {
-			if (!vs_report_add_kept(plan, prov, vm, why.s))
+		switch (evaluate(e, inv->provider, vm, now, NULL)) {
+		case VS_VERDICT_IGNORED:
+			break;
+		case VS_VERDICT_KEPT:
+			n_unknown += e->unknown;
+			if (!vs_report_add_kept(plan, prov, vm, e->why.s))
 				goto oom;
-			continue;
-		}
-		unknown = 0;
-		chosen = 0;
-		v = NULL;
-		for (j = 0; j < cfg->n_rules; j++) {
-			if (!matched[j])
-				continue;
-			if (why.len)
-				vs_buf_adds(&why, "; ");
-			if (!rule_eval(&cr[j], vm, now, pats[j],
-				       chosen ? NULL : &sel, &why, &unknown))
-				continue;
-			if (!v) {
-				v = vs_report_add_vm(plan, prov, vm, pidx);
-				if (!v)
+			break;
+		case VS_VERDICT_SELECTED:
+			v = vs_report_add_vm(plan, prov, vm, pidx);
+			if (!v)
+				goto oom;
+			for (j = 0; j < cfg->n_rules; j++)
+				if (e->chosen[j] &&
+				    vs_report_vm_add_rule(v,
+							  cfg->rules[j].name))
 					goto oom;
-			}
-			if (vs_report_vm_add_rule(v, cfg->rules[j].name))
-				goto oom;
-			chosen = 1;
-		}
-		if (v) {
-			v->reason = strdup(sel.s);
+			v->reason = strdup(e->sel.s ? e->sel.s : "");
 			if (!v->reason)
 				goto oom;
-			continue;
+			break;
 		}
-		n_unknown += unknown;
-		if (!vs_report_add_kept(plan, prov, vm, why.s))
-			goto oom;
 	}
 	if (n_unknown)
 		vs_log(VS_LOG_WARN, prov,
@@ -669,38 +896,22 @@ static int select_one(struct vs_report *plan, const struct vs_config *cfg,
 		       "time; kept (age rules never select them)",
 		       n_unknown, n_unknown == 1 ? "" : "s",
 		       n_unknown == 1 ? "has" : "have");
-	ret = 0;
-	goto out;
+	return VS_OK;
 oom:
-	vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
-out:
-	vs_buf_release(&sel);
-	vs_buf_release(&why);
-	return ret;
+	return vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
 }
 
 int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 	      const struct vs_inventory *inv, size_t n_inv, int64_t now,
 	      struct vs_error *err)
 {
-	struct crule *cr = NULL;
-	unsigned char *matched = NULL, *scope = NULL;
-	char(*pats)[160] = NULL;
+	struct evalctx e;
 	struct vs_report_provider *p;
-	size_t i, n_rules = cfg->n_rules;
+	size_t i;
 	int ret = VS_ERR;
 
-	cr = calloc(n_rules ? n_rules : 1, sizeof(*cr));
-	matched = calloc(n_rules ? n_rules : 1, 1);
-	scope = calloc(n_rules ? n_rules : 1, 1);
-	pats = calloc(n_rules ? n_rules : 1, sizeof(*pats));
-	if (!cr || !matched || !scope || !pats) {
-		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
+	if (evalctx_init(&e, cfg, err))
 		goto out;
-	}
-	for (i = 0; i < n_rules; i++)
-		if (crule_prepare(&cr[i], &cfg->rules[i], err))
-			goto out;
 	if (!plan->created_ms)
 		plan->created_ms = now * 1000;
 	for (i = 0; i < n_inv; i++) {
@@ -725,16 +936,44 @@ int vs_select(struct vs_report *plan, const struct vs_config *cfg,
 			continue;
 		}
 		p->listed = (long)inv[i].vms.n;
-		if (select_one(plan, cfg, &inv[i], plan->n_providers - 1, cr,
-			       scope, matched, pats, now, err))
+		if (select_one(plan, cfg, &inv[i], plan->n_providers - 1, &e,
+			       now, err))
 			goto out;
 	}
 	vs_report_tally(plan);
 	ret = 0;
 out:
-	crules_free(cr, n_rules);
-	free(matched);
-	free(scope);
-	free(pats);
+	evalctx_release(&e);
+	return ret;
+}
+
+int vs_select_explain(struct vs_select_trace *t, const struct vs_config *cfg,
+		      const struct vs_config_provider *prov,
+		      const struct vs_vm *vm, int64_t now, struct vs_error *err)
+{
+	struct evalctx e;
+	int ret = VS_ERR;
+
+	memset(t, 0, sizeof(*t));
+	if (evalctx_init(&e, cfg, err))
+		goto out;
+	evalctx_scope(&e, prov ? prov->name : NULL);
+	t->verdict = evaluate(&e, prov, vm, now, t);
+	if (t->verdict != VS_VERDICT_IGNORED) {
+		t->reason = strdup(t->verdict == VS_VERDICT_SELECTED && e.sel.s
+					   ? e.sel.s
+				   : e.why.s ? e.why.s
+					     : "");
+		if (!t->reason)
+			t->oom = 1;
+	}
+	if (t->oom) {
+		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
+		vs_select_trace_release(t);
+		goto out;
+	}
+	ret = VS_OK;
+out:
+	evalctx_release(&e);
 	return ret;
 }

@@ -67,6 +67,60 @@ int vs_select_protected(const struct vs_config *cfg,
 			const struct vs_vm *vm, int64_t now, char *why,
 			size_t sz);
 
+/* What one VM comes to (vs_select_explain). */
+enum vs_verdict {
+	VS_VERDICT_IGNORED = 0, /* no rule's pattern matches its name */
+	VS_VERDICT_KEPT,	/* a rule matched; protected or not selected */
+	VS_VERDICT_SELECTED,	/* a plan would delete it */
+};
+
+enum vs_step_kind {
+	VS_STEP_PROTECTION = 1,
+	VS_STEP_RULE,
+};
+
+/* One check made while evaluating a VM. */
+struct vs_select_step {
+	enum vs_step_kind kind;
+	/*
+	 * A rule's name, or the protection's configuration key:
+	 * "protect.names", "providers[].protect_names", "protect.marker",
+	 * "protect.expiry_marker" or "platform".
+	 */
+	char *name;
+	int hit;    /* a rule that selects; a protection that protects */
+	char *text; /* one line: what was compared and how it came out */
+};
+
+/*
+ * Every step of one VM's evaluation, in the order they are checked:
+ * first the protections that apply (and an expiry that has passed),
+ * then each rule in configuration order (out of scope, name not matched,
+ * age or power state not met, or what it selects on).  reason is what a
+ * plan would say (the selection's or the kept reason); NULL when
+ * IGNORED.
+ */
+struct vs_select_trace {
+	struct vs_select_step *steps;
+	size_t n, alloc;
+	enum vs_verdict verdict;
+	char *reason;
+	int oom; /* internal */
+};
+
+/*
+ * Evaluate vm on provider prov (may be NULL) exactly as vs_select()
+ * does, recording every step into t (initialised here; release with
+ * vs_select_trace_release() on success).  Returns VS_ERR with err filled
+ * on a bad rule or out of memory (t then holds nothing).
+ */
+int vs_select_explain(struct vs_select_trace *t, const struct vs_config *cfg,
+		      const struct vs_config_provider *prov,
+		      const struct vs_vm *vm, int64_t now,
+		      struct vs_error *err);
+/* Free what t holds; NULL is fine. */
+void vs_select_trace_release(struct vs_select_trace *t);
+
 /*
  * fnmatch-style glob match ("*", "?", "[...]", "[!...]", backslash escapes;
  * bytes, not characters), optionally caseless (ASCII).  1 on a match.

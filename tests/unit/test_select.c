@@ -797,6 +797,167 @@ static void test_many_vms_quickly(void **state)
 	fx_release(&f);
 }
 
+/* ------------------------------------------------------------------ */
+/* Explain: the same evaluator, every step recorded.                    */
+
+static const struct vs_select_step *
+step(const struct vs_select_trace *t, enum vs_step_kind kind, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->steps[i].kind == kind &&
+		    strcmp(t->steps[i].name, name) == 0)
+			return &t->steps[i];
+	fail_msg("no %s step '%s'",
+		 kind == VS_STEP_RULE ? "rule" : "protection", name);
+	return NULL;
+}
+
+static void explain(const struct fx *f, int which, const struct vs_vm *vm,
+		    struct vs_select_trace *t)
+{
+	struct vs_error err;
+
+	vs_error_clear(&err);
+	assert_int_equal(vs_select_explain(t, &f->cfg, f->inv[which].provider,
+					   vm, NOW, &err),
+			 0);
+}
+
+static void test_explain_steps(void **state)
+{
+	struct fx f;
+	struct vs_select_trace t;
+	const struct vs_select_step *st;
+	struct vs_vm *young, *old, *kept, *other;
+
+	(void)state;
+	fx_init(&f);
+	f.cfg.n_rules = 3;
+	rule_init(&f.rules[1], "jenkins");
+	f.rules[1].match = g_jenkins_glob;
+	f.rules[1].n_match = 1;
+	rule_init(&f.rules[2], "osp-off");
+	f.rules[2].match = g_test_glob;
+	f.rules[2].n_match = 1;
+	f.rules[2].power_states = g_power_off;
+	f.rules[2].n_power_states = 1;
+	f.rules[2].providers = g_osp_only;
+	f.rules[2].n_providers = 1;
+	young = vm_add(&f, 1, "a", "test_young", 1 * H);
+	old = vm_add(&f, 1, "b", "test_old", 9 * H);
+	kept = vm_add(&f, 1, "c", "test_db-keep", 9 * H);
+	vm_tag(kept, "vmsweep:keep");
+	vm_tag(kept, "vmsweep:expires=2020-01-01T00:00:00Z");
+	other = vm_add(&f, 0, "d", "prod-db-2", 900 * H);
+
+	explain(&f, 1, young, &t);
+	assert_int_equal(t.verdict, VS_VERDICT_KEPT);
+	st = step(&t, VS_STEP_RULE, "ci-leftovers");
+	assert_false(st->hit);
+	assert_non_null(strstr(st->text, "is not over older_than 4h"));
+	st = step(&t, VS_STEP_RULE, "jenkins");
+	assert_false(st->hit);
+	assert_non_null(strstr(st->text, "matches none of 'jenkins-*'"));
+	st = step(&t, VS_STEP_RULE, "osp-off");
+	assert_non_null(strstr(st->text, "power state on (needs off)"));
+	assert_non_null(strstr(t.reason, "is not over older_than 4h"));
+	vs_select_trace_release(&t);
+
+	explain(&f, 1, old, &t);
+	assert_int_equal(t.verdict, VS_VERDICT_SELECTED);
+	assert_true(step(&t, VS_STEP_RULE, "ci-leftovers")->hit);
+	assert_non_null(strstr(t.reason, "rule 'ci-leftovers': name matches "
+					 "'test_*', age 9h0m > 4h"));
+	vs_select_trace_release(&t);
+
+	/* Both protections are listed, the passed expiry too, and the rule
+	 * the protection overrode still shows that it would select. */
+	explain(&f, 1, kept, &t);
+	assert_int_equal(t.verdict, VS_VERDICT_KEPT);
+	st = step(&t, VS_STEP_PROTECTION, "protect.names");
+	assert_true(st->hit);
+	assert_string_equal(st->text, "protected by name pattern '*-keep'");
+	assert_true(step(&t, VS_STEP_PROTECTION, "protect.marker")->hit);
+	st = step(&t, VS_STEP_PROTECTION, "protect.expiry_marker");
+	assert_false(st->hit);
+	assert_non_null(strstr(st->text, "has passed"));
+	assert_true(step(&t, VS_STEP_RULE, "ci-leftovers")->hit);
+	assert_string_equal(t.reason, "protected by name pattern '*-keep'");
+	vs_select_trace_release(&t);
+
+	/* No rule matches, and one is out of scope on vc-lab. */
+	explain(&f, 0, other, &t);
+	assert_int_equal(t.verdict, VS_VERDICT_IGNORED);
+	assert_null(t.reason);
+	st = step(&t, VS_STEP_RULE, "osp-off");
+	assert_string_equal(st->text, "not applied to provider 'vc-lab' "
+				      "(providers: osp-lab)");
+	vs_select_trace_release(&t);
+	fx_release(&f);
+}
+
+/* Explain agrees with the plan on every VM of a mixed inventory. */
+static void test_explain_agrees_with_select(void **state)
+{
+	struct fx f;
+	struct vs_select_trace t;
+	const struct vs_report_vm *v;
+	const struct vs_report_kept *k;
+	char name[64], id[32];
+	struct vs_vm *vm;
+	size_t i, w;
+
+	(void)state;
+	fx_init(&f);
+	f.cfg.n_rules = 2;
+	rule_init(&f.rules[1], "ci");
+	f.rules[1].regex = g_ci_regex;
+	f.rules[1].n_regex = 1;
+	f.rules[1].power_states = g_power_off;
+	f.rules[1].n_power_states = 1;
+	for (i = 0; i < 200; i++) {
+		static const char *const pre[] = {"test_vm_", "ci-", "infra-",
+						  "x-"};
+		snprintf(name, sizeof(name), "%s%zu", pre[i % 4], i);
+		snprintf(id, sizeof(id), "vm-%zu", i);
+		vm = vm_add(&f, (int)(i % 2), id, name,
+			    i % 7 == 0 ? VS_TIME_UNKNOWN
+				       : (int64_t)(i % 9) * H);
+		vm->power = i % 3 ? VS_POWER_OFF : VS_POWER_ON;
+		if (i % 11 == 0)
+			vm_meta(vm, "vmsweep:keep", "");
+		if (i % 13 == 0)
+			vm->platform_protection = strdup("locked");
+	}
+	run(&f, 2);
+	for (w = 0; w < 2; w++) {
+		for (i = 0; i < f.inv[w].vms.n; i++) {
+			vm = &f.inv[w].vms.items[i];
+			explain(&f, (int)w, vm, &t);
+			v = find_sel(&f, vm->id);
+			k = find_kept(&f, vm->id);
+			switch (t.verdict) {
+			case VS_VERDICT_SELECTED:
+				assert_non_null(v);
+				assert_string_equal(t.reason, v->reason);
+				break;
+			case VS_VERDICT_KEPT:
+				assert_non_null(k);
+				assert_string_equal(t.reason, k->reason);
+				break;
+			case VS_VERDICT_IGNORED:
+				assert_null(v);
+				assert_null(k);
+				break;
+			}
+			vs_select_trace_release(&t);
+		}
+	}
+	fx_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -811,6 +972,8 @@ int main(void)
 		cmocka_unit_test(test_newer_than),
 		cmocka_unit_test(test_provider_scope_and_failed_listing),
 		cmocka_unit_test(test_many_vms_quickly),
+		cmocka_unit_test(test_explain_steps),
+		cmocka_unit_test(test_explain_agrees_with_select),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
