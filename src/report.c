@@ -106,6 +106,7 @@ void vs_report_release(struct vs_report *r)
 	free(r->version);
 	free(r->config_path);
 	free(r->retry_of);
+	free(r->plan_path);
 	for (i = 0; i < r->n_providers; i++) {
 		free(r->providers[i].name);
 		free(r->providers[i].type);
@@ -669,6 +670,9 @@ static json_t *build_json(const struct vs_report *r)
 		    jset(run, "vmsweep_version", jstr(version)) ||
 		    jset(run, "config", jstr(r->config_path)) ||
 		    jset(run, "retry_of", jstr(r->retry_of)))
+			goto fail;
+		/* Only in the report of vmsweep apply. */
+		if (r->plan_path && jset(run, "plan", jstr(r->plan_path)))
 			goto fail;
 	}
 	if (jset(root, "summary", jsummary(r)))
@@ -1324,6 +1328,9 @@ static int rd_root(struct rd *rd, struct vs_report *r, json_t *root)
 		    rd_str(rd, run, "run", "vmsweep_version", 0, &r->version) ||
 		    rd_str(rd, run, "run", "config", 1, &r->config_path) ||
 		    rd_str(rd, run, "run", "retry_of", 1, &r->retry_of))
+			goto out;
+		if (json_object_get(run, "plan") &&
+		    rd_str(rd, run, "run", "plan", 1, &r->plan_path))
 			goto out;
 	}
 	if (rd_summary(rd, r, root))

@@ -87,6 +87,7 @@ struct vs_report {
 	char *version;
 	char *config_path;
 	char *retry_of; /* report this run retried, or NULL */
+	char *plan_path; /* plan this run applied (vmsweep apply), or NULL */
 
 	struct vs_report_provider *providers;
 	size_t n_providers;

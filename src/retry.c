@@ -1,11 +1,13 @@
 /*
- * retry.c - the plan of vmsweep retry, rebuilt from an earlier report.
+ * retry.c - the plan of vmsweep retry and vmsweep apply, rebuilt from an
+ * earlier report or a reviewed plan.
  *
  * The sweep calls vs_retry_select() in place of the rules once every
- * provider is listed; from there on a retry is an ordinary run (gates,
- * confirmation, deletes, confirmation polling, retry rounds, report).
- * Everything here is about not deleting the wrong VM: the id must still
- * be there, with the same name, and nothing may protect it now.
+ * provider is listed; from there on a retry or an apply is an ordinary
+ * run (gates, confirmation, deletes, confirmation polling, retry rounds,
+ * report).  Everything here is about not deleting the wrong VM: the id
+ * must still be there, with the same name and creation time, and nothing
+ * may protect it now.  Both commands share this one re-check.
  */
 #include "retry.h"
 
@@ -17,8 +19,9 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define TAG	   "retry"
 #define REASON_CAP 4096
+/* Clock skew we forgive a plan that seems to come from the future. */
+#define PLAN_SKEW_MS (5 * 60 * 1000LL)
 
 int vs_retry_wanted(enum vs_outcome o)
 {
@@ -48,6 +51,54 @@ int vs_retry_check_source(const struct vs_report *r, const char *path,
 				    "deleted nothing; use 'vmsweep run'",
 				    path);
 	return VS_OK;
+}
+
+int vs_apply_check_source(const struct vs_report *r, const char *path,
+			  int64_t now_ms, int64_t max_age_ms,
+			  struct vs_error *err)
+{
+	char age[32], limit[32];
+
+	if (!r->is_plan)
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: is a report, not a plan; apply takes "
+				    "a plan written by 'vmsweep plan -o' (to "
+				    "delete again what a run left, use "
+				    "'vmsweep retry')",
+				    path);
+	vs_duration_format(limit, sizeof(limit), max_age_ms);
+	if (r->created_ms > now_ms + PLAN_SKEW_MS)
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: the plan was made in the future "
+				    "(created is after now); make a new plan",
+				    path);
+	if (now_ms - r->created_ms > max_age_ms) {
+		vs_report_format_age(age, sizeof(age),
+				     (now_ms - r->created_ms) / 1000);
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: the plan is %s old, "
+				    "limits.max_plan_age is %s; make a new "
+				    "plan with 'vmsweep plan -o'",
+				    path, age, limit);
+	}
+	return VS_OK;
+}
+
+/* 1 when entry o of the earlier file is to be deleted again. */
+static int wanted(const struct vs_retry *rt, enum vs_outcome o)
+{
+	return rt->apply ? o == VS_OUT_NONE : vs_retry_wanted(o);
+}
+
+/* How the messages say that a VM is left alone. */
+static const char *not_done(const struct vs_retry *rt)
+{
+	return rt->apply ? "not applied" : "not retried";
+}
+
+static const char *tag(const struct vs_retry *rt)
+{
+	return rt->apply ? "apply" : "retry";
 }
 
 static const struct vs_report_provider *old_provider(const struct vs_report *r,
@@ -94,13 +145,14 @@ static const struct vs_vm *find_vm(const struct vs_vm_list *l, const char *id)
 }
 
 /* 1 when an earlier entry of from names the same VM as entry j. */
-static int seen_before(const struct vs_report *from, size_t j)
+static int seen_before(const struct vs_retry *rt, size_t j)
 {
+	const struct vs_report *from = rt->from;
 	const struct vs_report_vm *v = &from->vms[j];
 	size_t i;
 
 	for (i = 0; i < j; i++)
-		if (vs_retry_wanted(from->vms[i].outcome) &&
+		if (wanted(rt, from->vms[i].outcome) &&
 		    strcmp(from->vms[i].provider, v->provider) == 0 &&
 		    strcmp(from->vms[i].id, v->id) == 0)
 			return 1;
@@ -139,14 +191,15 @@ static struct vs_report_vm *add_entry(struct vs_report *plan,
 
 /* Why vm should not be retried although its id is still there, or 0. */
 static int changed_since(const struct vs_report_vm *old, const struct vs_vm *vm,
-			 const char *from_path, struct vs_buf *why)
+			 const struct vs_retry *rt, struct vs_buf *why)
 {
+	const char *from_path = rt->from_path;
 	char was[32], now[32];
 
 	if (strcmp(old->name, vm->name ? vm->name : "") != 0) {
-		vs_buf_addf(why,
-			    "renamed since %s: was '%s', now '%s'; not retried",
-			    from_path, old->name, vm->name ? vm->name : "");
+		vs_buf_addf(why, "renamed since %s: was '%s', now '%s'; %s",
+			    from_path, old->name, vm->name ? vm->name : "",
+			    not_done(rt));
 		return 1;
 	}
 	if (old->created != VS_TIME_UNKNOWN && vm->created != VS_TIME_UNKNOWN &&
@@ -155,8 +208,8 @@ static int changed_since(const struct vs_report_vm *old, const struct vs_vm *vm,
 		vs_time_format(now, sizeof(now), vm->created);
 		vs_buf_addf(why,
 			    "creation time changed since %s: was %s, now %s; "
-			    "not retried",
-			    from_path, was, now);
+			    "%s",
+			    from_path, was, now, not_done(rt));
 		return 1;
 	}
 	return 0;
@@ -206,11 +259,11 @@ static int retry_one(struct vs_report *plan, const struct vs_config *cfg,
 			goto out;
 		v->outcome = VS_OUT_NOT_ATTEMPTED;
 		vs_error_set(&v->error, VS_EC_CONFIG, 0, 0,
-			     "not retried: provider '%s' is not in the "
-			     "configuration",
-			     old->provider);
-		vs_log(VS_LOG_WARN, TAG, "not retried: %s on %s: %s", old->name,
-		       old->provider, "the provider is not configured");
+			     "%s: provider '%s' is not in the configuration",
+			     not_done(rt), old->provider);
+		vs_log(VS_LOG_WARN, tag(rt), "%s: %s on %s: %s", not_done(rt),
+		       old->name, old->provider,
+		       "the provider is not configured");
 		ret = VS_OK;
 		goto out;
 	}
@@ -222,8 +275,8 @@ static int retry_one(struct vs_report *plan, const struct vs_config *cfg,
 			     inv[k].error.cls ? inv[k].error.cls
 					      : VS_EC_INTERNAL,
 			     inv[k].error.http_status, 1,
-			     "not retried: provider could not be listed: %s",
-			     inv[k].error.message);
+			     "%s: provider could not be listed: %s",
+			     not_done(rt), inv[k].error.message);
 		ret = VS_OK;
 		goto out;
 	}
@@ -238,7 +291,7 @@ static int retry_one(struct vs_report *plan, const struct vs_config *cfg,
 		ret = VS_OK;
 		goto out;
 	}
-	if (changed_since(old, vm, rt->from_path, &why) ||
+	if (changed_since(old, vm, rt, &why) ||
 	    vs_select_protected(cfg, inv[k].provider, vm, now, reason,
 				sizeof(reason))) {
 		const char *r = why.len ? why.s : reason;
@@ -265,14 +318,21 @@ int vs_retry_select(struct vs_report *plan, const struct vs_config *cfg,
 	const struct vs_retry *rt = udata;
 	const struct vs_report *from = rt->from;
 	struct vs_report_provider *p;
+	char *path;
 	size_t i;
 
 	if (!plan->created_ms)
 		plan->created_ms = now * 1000;
-	free(plan->retry_of);
-	plan->retry_of = absolute_path(rt->from_path ? rt->from_path : "-");
-	if (!plan->retry_of)
+	path = absolute_path(rt->from_path ? rt->from_path : "-");
+	if (!path)
 		goto nomem;
+	if (rt->apply) {
+		free(plan->plan_path);
+		plan->plan_path = path;
+	} else {
+		free(plan->retry_of);
+		plan->retry_of = path;
+	}
 	for (i = 0; i < n_inv; i++) {
 		p = vs_report_add_provider(
 			plan, inv[i].provider ? inv[i].provider->name : "",
@@ -290,8 +350,7 @@ int vs_retry_select(struct vs_report *plan, const struct vs_config *cfg,
 				     "listing failed");
 	}
 	for (i = 0; i < from->n_vms; i++) {
-		if (!vs_retry_wanted(from->vms[i].outcome) ||
-		    seen_before(from, i))
+		if (!wanted(rt, from->vms[i].outcome) || seen_before(rt, i))
 			continue;
 		if (retry_one(plan, cfg, inv, n_inv, now, rt, &from->vms[i]))
 			goto nomem;

@@ -1,10 +1,12 @@
 /*
- * retry.h - vmsweep retry: the plan of a run that retries an earlier
- * report's failed and unconfirmed VMs.
+ * retry.h - the plan of a run that deletes the VMs an earlier file names:
+ * vmsweep retry (an earlier report's failed and unconfirmed VMs) and
+ * vmsweep apply (every VM of a reviewed plan).
  *
  * A retry takes exactly the VMs whose outcome in the earlier report is
- * failed or requested, and re-checks each against a fresh inventory
- * before anything is deleted:
+ * failed or requested; an apply every VM of the plan.  Both re-check each
+ * against a fresh inventory before anything is deleted (the messages say
+ * "not applied" for apply):
  *
  *   provider no longer configured   not_attempted (config): not retried
  *   provider could not be listed    not_attempted with the listing error
@@ -34,8 +36,9 @@
 #include "select.h"
 
 struct vs_retry {
-	const struct vs_report *from; /* the earlier report */
-	const char *from_path;	      /* its file, for run.retry_of */
+	const struct vs_report *from; /* the earlier report or plan */
+	const char *from_path;	      /* its file, for run.retry_of / plan */
+	int apply;		      /* 1: from is a plan (vmsweep apply) */
 };
 
 /* 1 when a VM with outcome o in a report is retried. */
@@ -53,11 +56,23 @@ int vs_retry_check_source(const struct vs_report *r, const char *path,
 			  struct vs_error *err);
 
 /*
+ * Refuse what cannot be applied: a report ("is a report, not a plan"),
+ * or a plan made more than max_age_ms before now_ms, or in the future
+ * (by more than a few minutes of clock skew): its inventory is no longer
+ * what someone reviewed.  Returns VS_ERR with err filled (class config,
+ * naming path, the plan's age and the limit).
+ */
+int vs_apply_check_source(const struct vs_report *r, const char *path,
+			  int64_t now_ms, int64_t max_age_ms,
+			  struct vs_error *err);
+
+/*
  * The vs_sweep_select_fn of a retry (udata is a struct vs_retry): fills
  * plan as the table above says, in the earlier report's order, with one
  * provider summary per inventory and one for each provider of the earlier
- * report that is no longer configured, and sets plan->retry_of to
- * from_path (made absolute when it names a file).  Returns VS_ERR with
+ * report that is no longer configured, and sets plan->retry_of (for
+ * apply: plan->plan_path) to from_path (made absolute when it names a
+ * file).  Returns VS_ERR with
  * err filled when out of memory.
  */
 int vs_retry_select(struct vs_report *plan, const struct vs_config *cfg,

@@ -99,9 +99,9 @@ static void from_add(struct fx *f, const char *prov, const char *id,
 		vs_error_set(&v->error, VS_EC_SERVER, 500, 1, "boom");
 }
 
-static int run_select(struct fx *f)
+static int run_select_as(struct fx *f, int apply)
 {
-	struct vs_retry rt = {&f->from, "-"};
+	struct vs_retry rt = {&f->from, "plan.json", apply};
 	struct vs_error err;
 	int rc;
 
@@ -110,6 +110,11 @@ static int run_select(struct fx *f)
 	if (rc)
 		print_error("%s\n", err.message);
 	return rc;
+}
+
+static int run_select(struct fx *f)
+{
+	return run_select_as(f, 0);
 }
 
 static const struct vs_report_vm *plan_vm(const struct fx *f, const char *id)
@@ -172,7 +177,7 @@ static void test_takes_failed_and_requested(void **state)
 	}
 	assert_int_equal(f.plan.n_kept, 0);
 	assert_non_null(f.plan.retry_of);
-	assert_string_equal(f.plan.retry_of, "-");
+	assert_null(f.plan.plan_path);
 	assert_int_equal(f.plan.n_providers, 2);
 	assert_int_equal(f.plan.providers[0].listed, 7);
 	assert_int_equal(f.plan.providers[0].selected, 2);
@@ -329,6 +334,92 @@ static void test_check_source(void **state)
 	vs_report_release(&r);
 }
 
+/* Apply: every entry of a plan, the same re-check, the plan named. */
+static void test_apply_plan(void **state)
+{
+	struct fx f;
+	struct vs_vm *vm;
+	const struct vs_report_kept *k;
+	const struct vs_report_vm *v;
+
+	(void)state;
+	fx_init(&f);
+	f.from.is_plan = 1;
+	inv_add(&f, 0, "a", "test_a");
+	inv_add(&f, 0, "b", "test_b-renamed");
+	vm = inv_add(&f, 0, "c", "test_c");
+	vm->created = NOW - 1 * H; /* recreated with the same id */
+	vm = inv_add(&f, 1, "d", "test_d");
+	vm->platform_protection = strdup("delete_protected");
+	from_add(&f, "osp-lab", "a", "test_a", VS_OUT_NONE);
+	from_add(&f, "osp-lab", "b", "test_b", VS_OUT_NONE);
+	from_add(&f, "osp-lab", "c", "test_c", VS_OUT_NONE);
+	from_add(&f, "rhv-lab", "d", "test_d", VS_OUT_NONE);
+	from_add(&f, "rhv-lab", "e", "test_e", VS_OUT_NONE);
+	assert_int_equal(run_select_as(&f, 1), 0);
+	assert_null(f.plan.retry_of);
+	assert_non_null(f.plan.plan_path);
+	/* a is deleted; e is gone already. */
+	v = plan_vm(&f, "a");
+	assert_non_null(v);
+	assert_int_equal(v->outcome, VS_OUT_NONE);
+	assert_non_null(v->vm);
+	assert_string_equal(v->rules[0], "ci-leftovers");
+	v = plan_vm(&f, "e");
+	assert_non_null(v);
+	assert_int_equal(v->outcome, VS_OUT_ALREADY_ABSENT);
+	assert_int_equal(f.plan.n_vms, 2);
+	k = plan_kept(&f, "b");
+	assert_non_null(k);
+	assert_string_equal(k->reason,
+			    "renamed since plan.json: was 'test_b', now "
+			    "'test_b-renamed'; not applied");
+	k = plan_kept(&f, "c");
+	assert_non_null(k);
+	assert_non_null(strstr(k->reason, "creation time changed since "
+					  "plan.json"));
+	assert_non_null(strstr(k->reason, "; not applied"));
+	k = plan_kept(&f, "d");
+	assert_non_null(k);
+	assert_string_equal(k->reason,
+			    "protected by the platform: delete_protected");
+	fx_release(&f);
+}
+
+/* Reports, stale plans and plans from the future are refused. */
+static void test_apply_check_source(void **state)
+{
+	struct vs_report r;
+	struct vs_error err;
+	int64_t now = NOW * 1000, day = 24 * H * 1000;
+
+	(void)state;
+	vs_report_init(&r);
+	vs_error_clear(&err);
+	assert_int_equal(vs_apply_check_source(&r, "r.json", now, day, &err),
+			 VS_ERR);
+	assert_int_equal(err.cls, VS_EC_CONFIG);
+	assert_non_null(strstr(err.message, "r.json: is a report, not a plan"));
+	r.is_plan = 1;
+	r.created_ms = now - day - 3 * H * 1000;
+	vs_error_clear(&err);
+	assert_int_equal(vs_apply_check_source(&r, "p.json", now, day, &err),
+			 VS_ERR);
+	assert_string_equal(err.message,
+			    "p.json: the plan is 1d3h old, limits.max_plan_age "
+			    "is 1d; make a new plan with 'vmsweep plan -o'");
+	r.created_ms = now + 3600 * 1000;
+	vs_error_clear(&err);
+	assert_int_equal(vs_apply_check_source(&r, "p.json", now, day, &err),
+			 VS_ERR);
+	assert_non_null(strstr(err.message, "in the future"));
+	r.created_ms = now - day + 1000;
+	vs_error_clear(&err);
+	assert_int_equal(vs_apply_check_source(&r, "p.json", now, day, &err),
+			 VS_OK);
+	vs_report_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +429,8 @@ int main(void)
 		cmocka_unit_test(test_protected_since),
 		cmocka_unit_test(test_provider_gone_or_down),
 		cmocka_unit_test(test_check_source),
+		cmocka_unit_test(test_apply_plan),
+		cmocka_unit_test(test_apply_check_source),
 	};
 	struct vs_log_opts lo;
 	struct vs_error err;
