@@ -226,7 +226,7 @@ deps:
 	fi
 
 LINT_DIRS := src providers tests/sim tests/unit
-BANNED := sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|atoll|strerror|localtime|gmtime|ctime|asctime|gets|rand|tmpnam|mktemp|strncpy|readdir|getenv_r
+BANNED := sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|atoll|strerror|localtime|gmtime|ctime|asctime|gets|rand|tmpnam|mktemp|strncpy
 lint:
 	@fail=0; \
 	if grep -nEH '(^|[^_a-zA-Z0-9.>])($(BANNED))[ \t]*\(' \
