@@ -32,7 +32,7 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 
-PKGS      := libcurl jansson yaml-0.1
+PKGS      := libcurl jansson yaml-0.1 sqlite3
 SIM_PKGS  := libmicrohttpd jansson yaml-0.1
 TEST_PKGS := cmocka libmicrohttpd
 
@@ -63,7 +63,7 @@ PROVIDERS := $(sort $(PROVIDERS))
 SIM_SRC   := $(wildcard tests/sim/*.c)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Modules whose tests also run under ThreadSanitizer.
-TSAN_TESTS := $(filter pool queue log http sweep osp_auth rhv_auth vmw_session signals progress,$(UNIT_TESTS))
+TSAN_TESTS := $(filter pool queue log http sweep osp_auth rhv_auth vmw_session signals progress state,$(UNIT_TESTS))
 
 # Every unit test links the module it is named after plus these; a test
 # needing more declares DEPS_<module> (a core module name, or a path
@@ -78,6 +78,7 @@ DEPS_retry  := retry select report config
 DEPS_render := render report
 DEPS_metrics := metrics report
 DEPS_reportdir := reportdir
+DEPS_state  := state report config
 DEPS_sweep  := sweep select report config plugin http pool queue progress
 DEPS_osp_parse  := providers/osp/osp_parse providers/osp/osp_util
 DEPS_osp_clouds := providers/osp/osp_clouds providers/osp/osp_util
@@ -207,7 +208,7 @@ test-%: $(B)/asan/tests/test_% $(TEST_PLUGINS)
 
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := gcc make pkg-config libcurl4-openssl-dev libjansson-dev \
-	libyaml-dev libcmocka-dev libmicrohttpd-dev openssl python3 \
+	libyaml-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev openssl python3 \
 	ca-certificates systemd
 deps:
 	@missing=""; \

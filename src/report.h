@@ -51,6 +51,9 @@ struct vs_report_vm {
 	enum vs_outcome outcome;
 	int attempts;	    /* delete attempts (HTTP retries not counted) */
 	int rounds_failed;  /* failed rounds before the final outcome */
+	/* Runs in a row it failed in, this one included, when that reached
+	 * state.flag_after (state.h); else 0. */
+	int failing_runs;
 	int64_t started_ms; /* 0 when not started */
 	int64_t finished_ms;
 	struct vs_error error; /* for failed, requested, not_attempted,
