@@ -11,6 +11,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -18,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "signals.h"
+#include "timeutil.h"
 
 #ifndef VS_VERSION
 #define VS_VERSION "0.0.0"
@@ -105,6 +107,8 @@ int main(int argc, char **argv)
 	struct vs_cli cli;
 	struct vs_error err;
 	const struct command *cmd = NULL;
+	const char *now;
+	int64_t now_s;
 	size_t i;
 	int c, rc;
 
@@ -164,6 +168,16 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return vs_cli_usage_error(NULL, "unknown command '%s'",
 					  argv[optind]);
+
+	/* The one place the testing clock is read (docs/state.md). */
+	if ((now = getenv("VMSWEEP_NOW")) != NULL && *now) {
+		if (vs_time_parse(now, &now_s) != 0)
+			return vs_cli_usage_error(NULL,
+						  "VMSWEEP_NOW is not an RFC "
+						  "3339 time: '%s'",
+						  now);
+		vs_time_set_now(now_s);
+	}
 
 	vs_error_clear(&err);
 	if (vs_signals_block(&err) != VS_OK ||

@@ -19,20 +19,32 @@
 #define YEAR_MIN 0
 #define YEAR_MAX 9999
 
-int64_t vs_time_now(void)
-{
-	struct timespec ts;
+/* What vs_time_set_now() added; written before threads start. */
+static int64_t clock_shift_ms;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
-int64_t vs_time_now_ms(void)
+static int64_t real_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t vs_time_now(void)
+{
+	int64_t ms = vs_time_now_ms();
+
+	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+}
+
+int64_t vs_time_now_ms(void)
+{
+	return real_now_ms() + clock_shift_ms;
+}
+
+void vs_time_set_now(int64_t now_s)
+{
+	clock_shift_ms = now_s * 1000 - real_now_ms();
 }
 
 int64_t vs_time_mono_ms(void)

@@ -8,9 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Wall clock, Unix seconds / milliseconds. */
+/* Wall clock, Unix seconds / milliseconds (shifted by vs_time_set_now). */
 int64_t vs_time_now(void);
 int64_t vs_time_now_ms(void);
+/*
+ * A testing aid (VMSWEEP_NOW, read by main): shift the wall clock above so
+ * that it reads now_s at this moment and runs on from there.  Call before
+ * any thread starts; monotonic time is not shifted.
+ */
+void vs_time_set_now(int64_t now_s);
 /* Monotonic milliseconds, for intervals. */
 int64_t vs_time_mono_ms(void);
 
