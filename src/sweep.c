@@ -18,6 +18,10 @@
  *               It writes only that provider's entries.
  *   retry       the owner drains the failure queue and runs the same
  *               fan-out and confirm stages again on what is retryable.
+ *   breaker     one circuit per provider (breaker.h, its own lock):
+ *               tasks count each delete that ended and skip, as
+ *               not_attempted, the VMs of a provider whose circuit
+ *               opened, in this round and every later one.
  *
  * Between stages the owner reads what the workers wrote; the pool's
  * starmap returns only after every task finished, under the pool lock,
@@ -39,6 +43,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "breaker.h"
 #include "buf.h"
 #include "error.h"
 #include "http.h"
@@ -102,6 +107,7 @@ struct vs_sweep {
 	struct vs_http *http; /* the owner thread's, for close() */
 	struct vs_pool *pool;
 	struct vs_queue *failures;
+	struct vs_breaker *breaker; /* per provider, over every round */
 
 	struct vs_report report;
 	struct sw_vm *vst; /* parallel to report.vms once planned */
@@ -208,6 +214,26 @@ static int check_only(const struct vs_sweep_target *targets, size_t n,
 	return rc;
 }
 
+/* One circuit per provider of the sweep (breaker.h). */
+static int make_breaker(struct vs_sweep *s)
+{
+	struct vs_breaker_config bc;
+	const char **names;
+	size_t i;
+
+	bc.consecutive = s->cfg->breaker_consecutive;
+	bc.percent = s->cfg->breaker_percent;
+	bc.min_attempts = s->cfg->breaker_min_attempts;
+	names = calloc(s->n_prov ? s->n_prov : 1, sizeof(*names));
+	if (!names)
+		return VS_ERR;
+	for (i = 0; i < s->n_prov; i++)
+		names[i] = s->prov[i].t->cp->name;
+	s->breaker = vs_breaker_new(&bc, names, s->n_prov);
+	free((void *)names);
+	return s->breaker ? VS_OK : VS_ERR;
+}
+
 struct vs_sweep *vs_sweep_new(const struct vs_config *cfg,
 			      const struct vs_sweep_target *targets, size_t n,
 			      const struct vs_sweep_opts *opts,
@@ -242,6 +268,8 @@ struct vs_sweep *vs_sweep_new(const struct vs_config *cfg,
 		k++;
 	}
 	s->n_prov = k;
+	if (make_breaker(s) != VS_OK)
+		goto nomem;
 
 	vs_http_policy_defaults(&policy);
 	if (cfg->request_timeout_ms > 0)
@@ -284,6 +312,7 @@ void vs_sweep_free(struct vs_sweep *s)
 	for (i = 0; s->inv && i < s->n_prov; i++)
 		vs_vm_list_release(&s->inv[i].vms);
 	vs_queue_free(s->failures);
+	vs_breaker_free(s->breaker);
 	vs_http_free(s->http);
 	vs_http_shared_free(s->http_sh);
 	free(s->vst);
@@ -610,6 +639,20 @@ static void not_attempted(struct vs_report_vm *v, const char *why)
 	v->outcome = VS_OUT_NOT_ATTEMPTED;
 }
 
+/*
+ * Count a delete (or probe) of VM i that ended, failed or not, in its
+ * provider's circuit breaker; the call that opens it logs so, once.
+ */
+static void breaker_count(struct vs_sweep *s, size_t i, int failed)
+{
+	char why[VS_BREAKER_REASON_MAX];
+
+	if (vs_breaker_record(s->breaker, s->report.vms[i].provider_index,
+			      failed, why, sizeof(why)))
+		vs_log(VS_LOG_WARN, TAG,
+		       "%s; the deletes left there are not attempted", why);
+}
+
 static void record_failure(struct vs_sweep *s, size_t i,
 			   const struct vs_error *err, const char *what)
 {
@@ -619,6 +662,7 @@ static void record_failure(struct vs_sweep *s, size_t i,
 	v->error = *err;
 	v->rounds_failed++;
 	finish(v, VS_OUT_FAILED);
+	breaker_count(s, i, 1);
 	vs_progress_add(s->opts.progress, 0, 1);
 	/* The message names the provider (provider.h): not again here. */
 	vs_log(VS_LOG_WARN, TAG, "%s failed: %s: %s: %s%s", what, v->name,
@@ -656,10 +700,18 @@ static int task_delete(void *ctx, void *arg)
 	const char *what = s->opts.dry_run ? "Probe" : "Delete";
 	enum vs_remove_status st = 0;
 	struct vs_error err;
+	char why[VS_BREAKER_REASON_MAX], msg[VS_BREAKER_REASON_MAX + 32];
 	int rc;
 
 	if (sweep_cancelled(s)) {
 		not_attempted(v, "not attempted: run interrupted");
+		return VS_OK;
+	}
+	/* An open breaker stops this provider's deletes, retries too. */
+	if (!vs_breaker_allow(s->breaker, v->provider_index, why,
+			      sizeof(why))) {
+		snprintf(msg, sizeof(msg), "not attempted: %s", why);
+		not_attempted(v, msg);
 		return VS_OK;
 	}
 	/* A retry takes the VM back from the failed count. */
@@ -695,12 +747,14 @@ static int task_delete(void *ctx, void *arg)
 		if (s->opts.dry_run)
 			break;
 		finish(v, VS_OUT_DELETED);
+		breaker_count(s, i, 0);
 		vs_progress_add(s->opts.progress, 1, 0);
 		vs_log(VS_LOG_INFO, v->provider, "Deleted: %s on %s", v->name,
 		       v->provider);
 		return VS_OK;
 	case VS_REMOVE_ABSENT:
 		finish(v, VS_OUT_ALREADY_ABSENT);
+		breaker_count(s, i, 0);
 		vs_progress_add(s->opts.progress, 1, 0);
 		vs_log(VS_LOG_INFO, v->provider, "Already absent: %s on %s",
 		       v->name, v->provider);
@@ -741,6 +795,7 @@ static int task_delete(void *ctx, void *arg)
 		if (!s->opts.dry_run)
 			break;
 		finish(v, VS_OUT_PRETEND);
+		breaker_count(s, i, 0);
 		vs_progress_add(s->opts.progress, 1, 0);
 		vs_log(VS_LOG_INFO, v->provider, "Pretend delete: %s on %s",
 		       v->name, v->provider);
@@ -797,6 +852,7 @@ static int confirm_apply(struct vs_sweep *s, size_t i,
 		s->vst[i].pending = 0;
 		vs_error_clear(&v->error);
 		finish(v, VS_OUT_DELETED);
+		breaker_count(s, i, 0);
 		vs_progress_add(s->opts.progress, 1, 0);
 		vs_log(VS_LOG_INFO, v->provider, "Deleted: %s on %s", v->name,
 		       v->provider);

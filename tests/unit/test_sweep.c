@@ -1014,6 +1014,109 @@ static void test_check_gates_direct(void **st)
 	fx_release(&fx);
 }
 
+/* The circuit breaker: after K failures in a row on one provider, the
+ * rest there is not attempted (in retry rounds too); others go on. */
+static void test_breaker_consecutive(void **st)
+{
+	static const char *const fatal[] = {"fatal"};
+	static const char *const flaky[] = {"flaky9"};
+	static const char *const ok[] = {"ok"};
+	static const unsigned int serial[] = {1, 4};
+	struct fixture fx;
+	const struct vs_report *r;
+	size_t i, n_na = 0;
+
+	(void)st;
+	add_prov("a", fatal, 1, 12);
+	add_prov("b", ok, 1, 3);
+	fx_init(&fx, serial);
+	fx.cfg.breaker_consecutive = 3;
+	fx.cfg.breaker_percent = 0;
+	assert_int_equal(fx_run(&fx), VS_EXIT_FAILED);
+	r = vs_sweep_report(fx.s);
+	assert_one_outcome_each(r);
+	assert_int_equal(atomic_load(&provs[0].removes), 3);
+	assert_int_equal(atomic_load(&provs[1].removes), 3);
+	for (i = 0; i < r->n_vms; i++) {
+		const struct vs_report_vm *v = &r->vms[i];
+
+		if (strcmp(v->provider, "b") == 0) {
+			assert_int_equal(v->outcome, VS_OUT_DELETED);
+			continue;
+		}
+		if (v->outcome == VS_OUT_FAILED)
+			continue;
+		assert_int_equal(v->outcome, VS_OUT_NOT_ATTEMPTED);
+		assert_int_equal(v->attempts, 0);
+		assert_string_equal(v->error.message,
+				    "not attempted: circuit breaker open for "
+				    "a: 3 consecutive failures");
+		n_na++;
+	}
+	assert_int_equal(n_na, 9);
+	fx_release(&fx);
+
+	/* Retry rounds do not send the failed ones again either. */
+	add_prov("a", flaky, 1, 5);
+	fx_init(&fx, serial);
+	fx.cfg.breaker_consecutive = 3;
+	fx.cfg.breaker_percent = 0;
+	fx.cfg.retry_rounds = 2;
+	assert_int_equal(fx_run(&fx), VS_EXIT_FAILED);
+	r = vs_sweep_report(fx.s);
+	assert_one_outcome_each(r);
+	assert_int_equal(removes_total(), 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(r->vms[i].outcome, VS_OUT_FAILED);
+		assert_int_equal(r->vms[i].attempts, 1);
+	}
+	for (; i < 5; i++)
+		assert_int_equal(r->vms[i].outcome, VS_OUT_NOT_ATTEMPTED);
+	fx_release(&fx);
+
+	/* 0 turns it off: every VM is tried. */
+	add_prov("a", fatal, 1, 12);
+	fx_init(&fx, serial);
+	fx.cfg.breaker_consecutive = 0;
+	fx.cfg.breaker_percent = 0;
+	assert_int_equal(fx_run(&fx), VS_EXIT_FAILED);
+	assert_int_equal(removes_total(), 12);
+	fx_release(&fx);
+}
+
+/* More than X% of at least N attempts failed. */
+static void test_breaker_percent(void **st)
+{
+	static const char *const mix[] = {"fatal", "fatal", "ok"};
+	static const unsigned int serial[] = {1};
+	struct fixture fx;
+	const struct vs_report *r;
+	size_t i, n_na = 0;
+
+	(void)st;
+	add_prov("a", mix, 3, 10);
+	fx_init(&fx, serial);
+	fx.cfg.breaker_consecutive = 0;
+	fx.cfg.breaker_percent = 60;
+	fx.cfg.breaker_min_attempts = 10;
+	fx.cfg.retry_rounds = 0;
+	assert_int_equal(fx_run(&fx), VS_EXIT_FAILED);
+	r = vs_sweep_report(fx.s);
+	assert_one_outcome_each(r);
+	/* f f o f f o f f o f: 7 of 10 failed, over 60%. */
+	assert_int_equal(removes_total(), 10);
+	for (i = 0; i < r->n_vms; i++)
+		if (r->vms[i].outcome == VS_OUT_NOT_ATTEMPTED) {
+			assert_string_equal(r->vms[i].error.message,
+					    "not attempted: circuit breaker "
+					    "open for a: 7 of 10 attempts "
+					    "failed (over 60%)");
+			n_na++;
+		}
+	assert_int_equal(n_na, 20);
+	fx_release(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1027,6 +1130,8 @@ int main(void)
 		cmocka_unit_test(test_provider_filter),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_check_gates_direct),
+		cmocka_unit_test(test_breaker_consecutive),
+		cmocka_unit_test(test_breaker_percent),
 	};
 	struct vs_error err;
 	int rc;
