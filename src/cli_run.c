@@ -86,8 +86,26 @@ static void run_usage(FILE *out)
 		"or --max-runtime).\n");
 }
 
+/*
+ * The VMs of provider i that the run will really try to delete: entries
+ * that already have an outcome (a retry or an apply found them gone, or
+ * could not retry them) lose nothing, and a provider with only those is
+ * not asked for.
+ */
+static long to_delete(const struct vs_report *plan, size_t i)
+{
+	size_t j;
+	long n = 0;
+
+	for (j = 0; j < plan->n_vms; j++)
+		n += plan->vms[j].outcome == VS_OUT_NONE &&
+		     strcmp(plan->vms[j].provider, plan->providers[i].name) ==
+			     0;
+	return n;
+}
+
 /* Whitespace-separated words of line, each checked against the names
- * of the providers that have selected VMs; every one exactly once. */
+ * of the providers that will lose VMs; every one exactly once. */
 static int names_match(const struct vs_report *plan, char *line)
 {
 	size_t i, n_need = 0, n_seen = 0;
@@ -99,7 +117,7 @@ static int names_match(const struct vs_report *plan, char *line)
 	if (!seen)
 		return 0;
 	for (i = 0; i < plan->n_providers; i++)
-		n_need += plan->providers[i].selected > 0;
+		n_need += to_delete(plan, i) > 0;
 	while (ok) {
 		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 			p++;
@@ -112,7 +130,7 @@ static int names_match(const struct vs_report *plan, char *line)
 		if (*p)
 			*p++ = '\0';
 		for (i = 0; i < plan->n_providers; i++)
-			if (plan->providers[i].selected > 0 &&
+			if (to_delete(plan, i) > 0 &&
 			    strcmp(plan->providers[i].name, w) == 0)
 				break;
 		if (i == plan->n_providers || seen[i])
@@ -128,21 +146,23 @@ static int ask_on_terminal(const struct vs_report *plan, void *udata)
 {
 	char line[4096];
 	size_t i, k = 0;
+	long total = 0;
 
 	(void)udata;
-	fprintf(stderr, "vmsweep: about to delete %zu VM%s:", plan->n_vms,
-		plan->n_vms == 1 ? "" : "s");
 	for (i = 0; i < plan->n_providers; i++)
-		if (plan->providers[i].selected > 0)
+		total += to_delete(plan, i);
+	fprintf(stderr, "vmsweep: about to delete %ld VM%s:", total,
+		total == 1 ? "" : "s");
+	for (i = 0; i < plan->n_providers; i++)
+		if (to_delete(plan, i) > 0)
 			fprintf(stderr, "%s %s (%ld)", k++ ? "," : "",
-				plan->providers[i].name,
-				plan->providers[i].selected);
+				plan->providers[i].name, to_delete(plan, i));
 	fprintf(stderr,
 		"\nreview them with 'vmsweep plan'; to go on, type "
 		"the provider name%s:",
 		k == 1 ? "" : "s");
 	for (i = 0; i < plan->n_providers; i++)
-		if (plan->providers[i].selected > 0)
+		if (to_delete(plan, i) > 0)
 			fprintf(stderr, " %s", plan->providers[i].name);
 	fprintf(stderr, "\n> ");
 	fflush(stderr);
