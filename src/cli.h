@@ -49,6 +49,8 @@ int vs_cli_check(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_providers(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_report(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_retry(struct vs_cli *cli, int argc, char **argv);
+int vs_cli_apply(struct vs_cli *cli, int argc, char **argv);
+int vs_cli_explain(struct vs_cli *cli, int argc, char **argv);
 
 /* How vs_cli_execute() runs a sweep, beyond struct vs_sweep_opts. */
 struct vs_cli_exec {

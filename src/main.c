@@ -36,6 +36,11 @@ static const struct command commands[] = {
 	 "list every provider and show what would be "
 	 "deleted and what is kept"},
 	{"run", vs_cli_run, "delete the selected VMs (or --dry-run: pretend)"},
+	{"apply", vs_cli_apply,
+	 "delete exactly the VMs of a plan file, each re-checked first"},
+	{"explain", vs_cli_explain,
+	 "show why a VM would be deleted or kept: every rule and "
+	 "protection"},
 	{"retry", vs_cli_retry,
 	 "delete again the failed and unconfirmed VMs of a report"},
 	{"report", vs_cli_report,
