@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "error.h"
 #include "report.h"
+#include "state.h"
 #include "sweep.h"
 
 static void plan_usage(FILE *out)
@@ -47,6 +48,7 @@ int vs_cli_plan(struct vs_cli *cli, int argc, char **argv)
 	};
 	struct vs_sweep_opts so;
 	struct vs_sweep *s = NULL;
+	struct vs_state *state = NULL;
 	const struct vs_report *r;
 	struct vs_error err;
 	const char **only = NULL;
@@ -106,6 +108,8 @@ int vs_cli_plan(struct vs_cli *cli, int argc, char **argv)
 	so.only = only;
 	so.n_only = n_only;
 	so.no_report_file = 1;
+	/* Plans record first-seen times too (state.h). */
+	so.state = state = vs_state_open_config(&cli->cfg);
 	vs_error_clear(&err);
 	s = vs_sweep_new(&cli->cfg, cli->targets, cli->n_targets, &so, &err);
 	if (!s) {
@@ -142,6 +146,7 @@ int vs_cli_plan(struct vs_cli *cli, int argc, char **argv)
 	}
 out:
 	vs_sweep_free(s);
+	vs_state_free(state);
 	free((void *)only);
 	return rc;
 }

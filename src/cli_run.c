@@ -30,6 +30,7 @@
 #include "report.h"
 #include "reportdir.h"
 #include "signals.h"
+#include "state.h"
 #include "sweep.h"
 #include "timeutil.h"
 
@@ -254,6 +255,7 @@ int vs_cli_execute(struct vs_cli *cli, struct vs_sweep_opts *so,
 	struct vs_error err;
 	struct vs_lock *lock = NULL;
 	struct vs_progress *progress = NULL;
+	struct vs_state *state = NULL;
 	struct vs_signals_hooks hooks;
 	int64_t max_runtime = x->max_runtime_ms;
 	int rc, armed = 0, why, ran = 0;
@@ -272,6 +274,8 @@ int vs_cli_execute(struct vs_cli *cli, struct vs_sweep_opts *so,
 
 	so->summary = stdout;
 	so->progress = progress;
+	/* First-seen ages and the run journal (state.h); NULL: warned. */
+	so->state = state = vs_state_open_config(&cli->cfg);
 	if (!so->yes && !so->dry_run && isatty(0) && isatty(2))
 		so->confirm = ask_on_terminal;
 	vs_error_clear(&err);
@@ -312,6 +316,7 @@ int vs_cli_execute(struct vs_cli *cli, struct vs_sweep_opts *so,
 out:
 	after_sweep(cli, so, x, ran ? s : NULL, rc);
 	vs_sweep_free(s);
+	vs_state_free(state);
 	vs_progress_free(progress);
 	vs_lock_free(lock);
 	return rc;

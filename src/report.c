@@ -621,6 +621,9 @@ static json_t *jvm(const struct vs_report *r, const struct vs_report_vm *v)
 		goto fail;
 	if (v->error.cls != VS_EC_NONE && jset(o, "error", jerror(&v->error)))
 		goto fail;
+	if (v->failing_runs > 0 &&
+	    jset(o, "failing_runs", json_integer(v->failing_runs)))
+		goto fail;
 	return o;
 fail:
 	json_decref(o);
@@ -1237,6 +1240,12 @@ static int rd_vm(struct rd *rd, struct vs_report *r, json_t *o, size_t idx)
 	    rd_int(rd, o, pre, "duration_ms", 0, INT64_MAX, 1, 0, &n) ||
 	    rd_error(rd, o, pre, "error", &v->error))
 		goto out;
+	/* Only on flagged VMs (state.flag_after). */
+	if (json_object_get(o, "failing_runs")) {
+		if (rd_int(rd, o, pre, "failing_runs", 1, INT_MAX, 0, 0, &n))
+			goto out;
+		v->failing_runs = (int)n;
+	}
 	ret = 0;
 out:
 	free(s);
@@ -1514,6 +1523,12 @@ static void vm_age(char *buf, size_t sz, const struct vs_report *r,
 		snprintf(buf, sz, "unknown");
 		return;
 	}
+	/* "~": an age from vmsweep's first sighting, not the platform. */
+	if (v->age_source == VS_AGE_FIRST_SEEN && sz > 1) {
+		buf[0] = '~';
+		buf++;
+		sz--;
+	}
 	vs_report_format_age(buf, sz, now - v->created);
 }
 
@@ -1566,6 +1581,13 @@ void vs_report_print_plan(const struct vs_report *r, FILE *out)
 	}
 	fprintf(out, "%zu VM%s would be deleted.\n", r->n_vms,
 		r->n_vms == 1 ? "" : "s");
+	for (i = 0; i < r->n_vms; i++)
+		if (r->vms[i].age_source == VS_AGE_FIRST_SEEN) {
+			fprintf(out, "~ age since vmsweep first saw the VM "
+				     "(the platform gives no creation time; "
+				     "docs/state.md)\n");
+			break;
+		}
 
 	if (r->n_kept) {
 		wp = 8;
@@ -1760,6 +1782,23 @@ void vs_report_print_summary(const struct vs_report *r, FILE *out)
 				": %s after failing in %d earlier round%s\n",
 				vs_outcome_name(v->outcome), v->rounds_failed,
 				v->rounds_failed == 1 ? "" : "s");
+		}
+	}
+	for (i = 0, n_warn = 0; i < r->n_vms; i++)
+		n_warn += r->vms[i].failing_runs > 0;
+	if (n_warn) {
+		fprintf(out, "\nFailing run after run (%zu):\n", n_warn);
+		for (i = 0; i < r->n_vms; i++) {
+			const struct vs_report_vm *v = &r->vms[i];
+
+			if (v->failing_runs <= 0)
+				continue;
+			fputs("  ", out);
+			put_cell(out, v->provider, 0);
+			fputs(" ", out);
+			put_cell(out, v->name, 0);
+			fprintf(out, ": failed in each of the last %d runs\n",
+				v->failing_runs);
 		}
 	}
 }

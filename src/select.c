@@ -339,6 +339,10 @@ static int rule_eval(const struct crule *c, const struct vs_vm *vm, int64_t now,
 		if (__builtin_mul_overflow(age_s, 1000, &age_ms))
 			age_ms = age_s > 0 ? INT64_MAX : INT64_MIN;
 		vs_report_format_age(age, sizeof(age), age_s);
+		/* Say when the age is only vmsweep's first sighting. */
+		if (vm->age_source == VS_AGE_FIRST_SEEN)
+			snprintf(age + strlen(age), sizeof(age) - strlen(age),
+				 " (first seen)");
 		if (rule->older_than_ms >= 0 &&
 		    !(age_ms > rule->older_than_ms)) {
 			vs_buf_addf(why,

@@ -52,6 +52,7 @@
 #include "pool.h"
 #include "queue.h"
 #include "select.h"
+#include "state.h"
 #include "timeutil.h"
 
 #ifndef VS_VERSION
@@ -496,17 +497,26 @@ static struct vs_report_provider *report_provider(struct vs_report *r,
 int vs_sweep_plan(struct vs_sweep *s, struct vs_error *err)
 {
 	struct vs_report_provider *rp;
+	int64_t now = vs_time_now();
 	size_t i;
 
 	if (s->planned)
 		return VS_OK;
 	if (!s->inventoried)
 		vs_sweep_inventory(s, NULL);
+	/* First-seen ages (state.h), before any rule reads an age. */
+	for (i = 0; i < s->n_prov; i++)
+		if (s->prov[i].ok)
+			vs_state_observe(s->opts.state, s->prov[i].t->cp->name,
+					 (enum vs_age_policy)s->prov[i]
+						 .t->cp->age_source,
+					 s->prov[i].t->ops->caps,
+					 &s->inv[i].vms, now);
 	if (s->opts.select
-		    ? s->opts.select(&s->report, s->cfg, s->inv, s->n_prov,
-				     vs_time_now(), s->opts.select_udata, err)
-		    : vs_select(&s->report, s->cfg, s->inv, s->n_prov,
-				vs_time_now(), err))
+		    ? s->opts.select(&s->report, s->cfg, s->inv, s->n_prov, now,
+				     s->opts.select_udata, err)
+		    : vs_select(&s->report, s->cfg, s->inv, s->n_prov, now,
+				err))
 		return VS_ERR;
 	/* Whatever select recorded, the report says which provider could
 	 * not be listed and why. */
@@ -722,10 +732,13 @@ static int task_delete(void *ctx, void *arg)
 	if (!v->started_ms)
 		v->started_ms = vs_time_now_ms();
 	v->attempts++;
-	if (s->opts.dry_run)
+	if (s->opts.dry_run) {
 		rc = ops->probe(p->state, c->http, v->vm, &st, &err);
-	else
+	} else {
+		/* Journal (state.h): the mark is on disk before the delete. */
+		vs_state_vm_started(s->opts.state, i, v);
 		rc = ops->remove(p->state, c->http, v->vm, &st, &err);
+	}
 	if (rc != VS_OK) {
 		if (err.cls == VS_EC_NONE)
 			vs_error_set(&err, VS_EC_INTERNAL, 0, 0,
@@ -921,6 +934,9 @@ static int task_confirm(void *ctx, void *arg)
 		for (k = 0, m = 0; k < n; k++)
 			if (!confirm_apply(s, idx[k], states[k], &errs[k], now))
 				idx[m++] = idx[k];
+			else
+				vs_state_vm_ended(s->opts.state, idx[k],
+						  &s->report.vms[idx[k]]);
 		n = m;
 	}
 	for (k = 0; k < n; k++)
@@ -987,6 +1003,18 @@ out:
 	return rc;
 }
 
+/* task_delete, then the VM's outcome into the journal once it has one. */
+static int task_delete_journaled(void *ctx, void *arg)
+{
+	struct vs_sweep *s = ((struct sw_ctx *)ctx)->s;
+	size_t i = ((const struct sw_task *)arg)->index;
+	int rc = task_delete(ctx, arg);
+
+	if (!s->vst[i].pending)
+		vs_state_vm_ended(s->opts.state, i, &s->report.vms[i]);
+	return rc;
+}
+
 /*
  * One round: delete (or probe) the VMs idx[0..n), then poll what was
  * only requested.  Returns VS_ERR only when out of memory.
@@ -1011,8 +1039,8 @@ static int round_run(struct vs_sweep *s, const size_t *idx, size_t n)
 	groups.udata = s;
 	groups.limits = s->limits;
 	groups.n_groups = s->n_prov;
-	vs_pool_starmap(s->pool, task_delete, tasks, n, sizeof(*tasks), results,
-			&groups);
+	vs_pool_starmap(s->pool, task_delete_journaled, tasks, n,
+			sizeof(*tasks), results, &groups);
 	for (i = 0; i < n; i++)
 		if (results[i] == VS_POOL_NOT_RUN)
 			not_attempted(&s->report.vms[idx[i]],
@@ -1188,6 +1216,12 @@ static void finalize(struct vs_sweep *s)
 		assert(s->report.vms[i].outcome != VS_OUT_NONE);
 	}
 	s->report.finished_ms = vs_time_now_ms();
+	/* The journal (state.h), durable before the report is written; a
+	 * run stopped by a gate or the providers is journaled here whole. */
+	vs_state_run_begin(s->opts.state, &s->report, (long)getpid());
+	vs_state_flag_failing(s->opts.state, &s->report,
+			      s->cfg->state_flag_after);
+	vs_state_run_end(s->opts.state, &s->report);
 	vs_report_tally(&s->report);
 }
 
@@ -1289,6 +1323,8 @@ int vs_sweep_run(struct vs_sweep *s, struct vs_error *err)
 		}
 	}
 
+	/* The journal (state.h): the run and its plan, before any delete. */
+	vs_state_run_begin(s->opts.state, &s->report, (long)getpid());
 	if (to_run) {
 		struct vs_buf names;
 

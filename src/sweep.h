@@ -56,6 +56,7 @@ struct vs_sweep_target {
 typedef int (*vs_sweep_confirm_fn)(const struct vs_report *plan, void *udata);
 
 struct vs_inventory; /* select.h */
+struct vs_state;     /* state.h */
 
 /*
  * Makes the plan from the inventory instead of the rules (vs_select):
@@ -99,6 +100,13 @@ struct vs_sweep_opts {
 	/* The plan from something else than the rules; NULL: vs_select. */
 	vs_sweep_select_fn select;
 	void *select_udata;
+	/*
+	 * The state store (state.h), borrowed, or NULL: the plan records
+	 * first-seen times and gives ages by each provider's age_source
+	 * (without a store first-seen ages are unknown); a run is journaled
+	 * from its start, with a durable mark before each delete.
+	 */
+	struct vs_state *state;
 };
 
 struct vs_sweep *vs_sweep_new(const struct vs_config *cfg,
