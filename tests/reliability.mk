@@ -18,13 +18,15 @@ FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 VS_SHARED    ?= ../shared
 
-# What each harness links besides itself (paths without .c).
-FUZZ_DEPS_osp_parse  := providers/osp/osp_parse providers/osp/osp_util src/timeutil
-FUZZ_DEPS_osp_clouds := providers/osp/osp_clouds providers/osp/osp_util
-FUZZ_DEPS_rhv_parse  := providers/rhv/rhv_parse providers/rhv/rhv_util
-FUZZ_DEPS_vmw_parse  := providers/vmware/vmw_parse providers/vmware/vmw_util src/timeutil
-FUZZ_DEPS_config     := src/config src/buf src/error src/timeutil src/log
-FUZZ_DEPS_report     := src/report src/buf src/error src/timeutil src/log
+# What each harness links besides itself (paths without .c): what the
+# unit test of the same parser links (DEPS_<module> in the Makefile).
+fuzz_paths = $(sort $(foreach m,$(1),$(if $(wildcard src/$(m).c),src/$(m),$(m))))
+FUZZ_DEPS_osp_parse  = $(call fuzz_paths,$(DEPS_osp_parse) timeutil)
+FUZZ_DEPS_osp_clouds = $(call fuzz_paths,$(DEPS_osp_clouds))
+FUZZ_DEPS_rhv_parse  = $(call fuzz_paths,$(DEPS_rhv_parse))
+FUZZ_DEPS_vmw_parse  = $(call fuzz_paths,$(DEPS_vmw_parse) timeutil)
+FUZZ_DEPS_config     = $(call fuzz_paths,$(COMMON) $(DEPS_config))
+FUZZ_DEPS_report     = $(call fuzz_paths,$(COMMON) $(DEPS_report))
 
 FUZZ_LIBS = $(call pkg_libs,$(PKGS)) -ldl -lpthread -lm
 
