@@ -178,6 +178,10 @@ $(CERTS) &: tests/gen-certs
 # The HTTP tests serve TLS with them (order-only: not linked).
 $(B)/asan/tests/test_http $(B)/tsan/tests/test_http: | $(CERTS)
 
+# Fuzzing, soak and valgrind: make fuzz, make soak, make valgrind; the
+# fuzz harnesses' replay programs (FUZZ_REPLAY_BINS) run in make check.
+include tests/reliability.mk
+
 # ---------------------------------------------------------------------
 # Tests.  tests/run-tests runs each program and prints one closing line
 # "N passed, N failed".
@@ -190,8 +194,10 @@ export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1
 
 check: deps
 	$(MAKE) -j$(NPROC) WERROR=1 all certs $(UNIT_BINS) $(TSAN_BINS) $(TEST_PLUGINS) \
-		$(B)/asan/vmsweep $(foreach p,$(PROVIDERS),$(B)/asan/providers/vmsweep-$(p).so)
-	tests/run-tests $(UNIT_BINS) $(TSAN_BINS) $(wildcard tests/integration/test_*.sh)
+		$(B)/asan/vmsweep $(foreach p,$(PROVIDERS),$(B)/asan/providers/vmsweep-$(p).so) \
+		$(FUZZ_REPLAY_BINS)
+	tests/run-tests $(UNIT_BINS) $(TSAN_BINS) $(FUZZ_REPLAY_BINS) \
+		$(wildcard tests/integration/test_*.sh)
 
 unit: $(UNIT_BINS) $(TEST_PLUGINS)
 	tests/run-tests $(UNIT_BINS)
