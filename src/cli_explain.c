@@ -6,8 +6,9 @@
  * exactly the argument, and prints, for each, every protection that
  * applies, every rule (out of scope, name not matched, age or power state
  * not met, or selecting), and the verdict.  The verdict comes from the
- * evaluator plans use (vs_select_explain), with the same clock, so what
- * explain says is what a run would do.  Read-only.
+ * evaluator plans use (vs_select_explain), with the same clock and the
+ * same first-seen ages (recorded as a plan records them), so what
+ * explain says is what a run would do.  Deletes nothing.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "error.h"
 #include "report.h"
 #include "select.h"
+#include "state.h"
 #include "sweep.h"
 #include "timeutil.h"
 
@@ -205,6 +207,7 @@ int vs_cli_explain(struct vs_cli *cli, int argc, char **argv)
 	};
 	struct vs_sweep_opts so;
 	struct vs_sweep *s = NULL;
+	struct vs_state *state = NULL;
 	struct vs_error err;
 	struct explain x;
 	const char **only = NULL;
@@ -257,6 +260,8 @@ int vs_cli_explain(struct vs_cli *cli, int argc, char **argv)
 	so.no_report_file = 1;
 	so.select = explain_select;
 	so.select_udata = &x;
+	/* First-seen ages as a plan sees them (state.h). */
+	so.state = state = vs_state_open_config(&cli->cfg);
 	vs_error_clear(&err);
 	s = vs_sweep_new(&cli->cfg, cli->targets, cli->n_targets, &so, &err);
 	if (!s) {
@@ -292,6 +297,7 @@ int vs_cli_explain(struct vs_cli *cli, int argc, char **argv)
 	rc = VS_EXIT_FAILED;
 out:
 	vs_sweep_free(s);
+	vs_state_free(state);
 	vs_buf_release(&x.out);
 	free((void *)only);
 	return rc;
