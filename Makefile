@@ -3,7 +3,8 @@
 #   make            build/vmsweep, build/providers/vmsweep-<type>.so,
 #                   build/vmsweep-sim
 #   make check      deps, -Werror build, unit tests under ASan+UBSan,
-#                   threaded tests under TSan, integration tests
+#                   threaded tests under TSan, integration tests (ASan
+#                   builds of vmsweep, the providers and the simulator)
 #   make demo       deps, build, a real cleanup against the simulator
 #   make lint       banned functions and clang-format
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -144,6 +145,10 @@ $(2): $(foreach s,$(SIM_SRC),$(call obj,$(1),$(basename $(s)))) \
 		$(call pkg_libs,$(SIM_PKGS)) -lpthread -lm
 endef
 $(eval $(call sim_rules,plain,$(B)/vmsweep-sim))
+# The integration tests run against this one, so that a memory error in
+# the simulator fails a test instead of passing unnoticed.
+$(eval $(call sim_rules,asan,$(B)/asan/vmsweep-sim))
+ASAN_SIM := $(if $(SIM_SRC),$(B)/asan/vmsweep-sim)
 
 # Unit tests: build/<flavour>/tests/test_<module>.
 define unit_rules
@@ -195,6 +200,7 @@ export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1
 check: deps
 	$(MAKE) -j$(NPROC) WERROR=1 all certs $(UNIT_BINS) $(TSAN_BINS) $(TEST_PLUGINS) \
 		$(B)/asan/vmsweep $(foreach p,$(PROVIDERS),$(B)/asan/providers/vmsweep-$(p).so) \
+		$(ASAN_SIM) \
 		$(FUZZ_REPLAY_BINS)
 	tests/run-tests $(UNIT_BINS) $(TSAN_BINS) $(FUZZ_REPLAY_BINS) \
 		$(wildcard tests/integration/test_*.sh)
@@ -203,7 +209,8 @@ unit: $(UNIT_BINS) $(TEST_PLUGINS)
 	tests/run-tests $(UNIT_BINS)
 tsan: $(TSAN_BINS)
 	tests/run-tests $(TSAN_BINS)
-integration: all $(B)/asan/vmsweep $(foreach p,$(PROVIDERS),$(B)/asan/providers/vmsweep-$(p).so)
+integration: all $(B)/asan/vmsweep $(foreach p,$(PROVIDERS),$(B)/asan/providers/vmsweep-$(p).so) \
+	$(ASAN_SIM)
 	tests/run-tests $(wildcard tests/integration/test_*.sh)
 
 # One test: make test-<module> (ASan build).

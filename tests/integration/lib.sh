@@ -1,6 +1,7 @@
 # Shared helpers for the integration tests: start the simulator on a free
 # loopback port, write a configuration, run the real vmsweep binary (the
-# sanitizer build), inspect the simulator's state and count results.
+# sanitizer build) against the simulator (the sanitizer build too),
+# inspect the simulator's state and count results.
 #
 # Source it from a test script; call it_finish at the end.
 
@@ -9,7 +10,8 @@ IT_BUILD=${VS_BUILD:-$IT_ROOT/build}
 # The ASan+UBSan build of vmsweep and its providers, unless told otherwise.
 VMSWEEP=${VMSWEEP:-$IT_BUILD/asan/vmsweep}
 VMSWEEP_PLUGINS=${VMSWEEP_PLUGINS:-$IT_BUILD/asan/providers}
-SIM=${SIM:-$IT_BUILD/vmsweep-sim}
+# The simulator's ASan+UBSan build as well: its reports fail the test.
+SIM=${SIM:-$IT_BUILD/asan/vmsweep-sim}
 IT_SHARED=${VS_SHARED:-$IT_ROOT/../shared}
 
 IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmsweep-it.XXXXXX")
@@ -58,11 +60,24 @@ sim_start() {
 	return 1
 }
 
+# sim_stop: stop the simulator (SIGKILL when SIGTERM is not enough within
+# five seconds); a sanitizer report in its log counts as a failure.
 sim_stop() {
 	if [ -n "$SIM_PID" ]; then
 		kill "$SIM_PID" 2>/dev/null
+		for _ in $(seq 1 50); do
+			kill -0 "$SIM_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$SIM_PID" 2>/dev/null
 		wait "$SIM_PID" 2>/dev/null
 		SIM_PID=
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+			"$IT_TMP/sim.log" 2>/dev/null; then
+			IT_FAIL=$((IT_FAIL + 1))
+			echo "FAIL - simulator sanitizer report:"
+			head -n 40 "$IT_TMP/sim.log" | sed 's/^/       /'
+		fi
 	fi
 }
 
@@ -175,6 +190,7 @@ names_once() {
 }
 
 it_finish() {
+	sim_stop
 	echo "$IT_PASS passed, $IT_FAIL failed"
 	[ "$IT_FAIL" -eq 0 ]
 }

@@ -2,7 +2,7 @@
 # Contract tests for the simulator's OpenStack side (Keystone v3, Nova
 # 2.1, the minimal Glance/Neutron/Cinder answers) and its core (faults,
 # latency, sessions, /_sim endpoints, concurrency, TLS, shutdown), all
-# through real HTTP against build/vmsweep-sim.
+# through real HTTP against build/asan/vmsweep-sim (SIM= for another).
 #
 # Shapes are compared with the sample bodies in the shared api/samples
 # directory (VS_SHARED, default ../shared next to the repository); the
@@ -13,7 +13,7 @@
 
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SIM=${SIM:-$ROOT/build/vmsweep-sim}
+SIM=${SIM:-$ROOT/build/asan/vmsweep-sim}
 SHARED=${VS_SHARED:-$ROOT/../shared}
 SAMPLES=$SHARED/api/samples
 [ -d "$SAMPLES" ] || SAMPLES=
@@ -102,7 +102,7 @@ run() {
 }
 
 if [ ! -x "$SIM" ]; then
-	echo "not ok - $SIM missing (make build/vmsweep-sim)"
+	echo "not ok - $SIM missing (make build/asan/vmsweep-sim)"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
@@ -701,7 +701,9 @@ def sec_sim():
 
 def sec_concurrency():
     # 256 connections at once, each held open by the latency; the
-    # whole lot must finish in far less than 256 x latency.
+    # whole lot must finish in far less than 256 x latency.  The latency
+    # is a second so that all 256 overlap even when the client's threads
+    # and a sanitizer build of the simulator are slow to get going.
     n = 256
     results = [None] * n
     barrier = threading.Barrier(n, timeout=20)
@@ -730,7 +732,7 @@ def sec_concurrency():
     bad = [r for r in results if r != 200]
     check("256 concurrent connections all served", not bad,
           bad[:3])
-    check("in parallel (%.2fs for 256 x 300 ms)" % dt, dt < 10, dt)
+    check("in parallel (%.2fs for 256 x 1 s)" % dt, dt < 15, dt)
     s, h, j = jreq("GET", "/_sim/stats")
     check("stats saw >= 256 connections", j["connections"] >= 256,
           j["connections"])
@@ -738,11 +740,11 @@ def sec_concurrency():
           j["max_in_flight"] >= 200, j["max_in_flight"])
     t0 = time.time()
     jreq("GET", "/_sim/stats")
-    check("/_sim/* skips the latency", time.time() - t0 < 0.25)
+    check("/_sim/* skips the latency", time.time() - t0 < 0.5)
     t0 = time.time()
     s, h, j = jreq("GET", "/compute/v2.1/")
     dt = time.time() - t0
-    check("API requests get the latency (%.3fs)" % dt, dt >= 0.29, dt)
+    check("API requests get the latency (%.3fs)" % dt, dt >= 0.99, dt)
 
 
 def set_faults(*specs):
@@ -940,7 +942,7 @@ if sim_start --generate osp=10,vmware=0,rhv=0 --session-ttl 3; then
 fi
 
 # --- latency and 256 concurrent connections ----------------------------
-if sim_start --generate osp=10,vmware=0,rhv=0 --latency 300; then
+if sim_start --generate osp=10,vmware=0,rhv=0 --latency 1000; then
 	run concurrency
 	sim_stop
 fi

@@ -5,7 +5,8 @@
 # machines with their faults, tags, and /_sim/state, compared with the
 # API notes' sample bodies.
 #
-# Needs build/vmsweep-sim and python3 (standard library only).
+# Needs build/asan/vmsweep-sim (SIM= for another) and python3 (standard
+# library only).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SAMPLES=$IT_SHARED/api/samples
@@ -14,7 +15,7 @@ if [ ! -d "$SAMPLES" ]; then
 	exit 1
 fi
 if [ ! -x "$SIM" ]; then
-	echo "$SIM not built (make build/vmsweep-sim)" >&2
+	echo "$SIM not built (make build/asan/vmsweep-sim)" >&2
 	exit 1
 fi
 

@@ -4,7 +4,8 @@
 # generations, the result cap, legacy mode, sessions, the stop and
 # delete state machines, tags, VI/JSON createDate and the delete faults.
 #
-# Needs build/vmsweep-sim and python3 (standard library only).
+# Needs build/asan/vmsweep-sim (SIM= for another) and python3 (standard
+# library only).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SAMPLES=$IT_SHARED/api/samples
@@ -13,7 +14,7 @@ if [ ! -d "$SAMPLES" ]; then
 	exit 1
 fi
 if [ ! -x "$SIM" ]; then
-	echo "$SIM not built (make build/vmsweep-sim)" >&2
+	echo "$SIM not built (make build/asan/vmsweep-sim)" >&2
 	exit 1
 fi
 
