@@ -212,6 +212,7 @@ static void assert_reports_equal(const struct vs_report *a,
 		assert_int_equal(a->dry_run, b->dry_run);
 		assert_int_equal(a->finished_ms, b->finished_ms);
 		assert_str_or_null(a->retry_of, b->retry_of);
+		assert_str_or_null(a->plan_path, b->plan_path);
 	}
 	assert_int_equal(a->n_providers, b->n_providers);
 	for (i = 0; i < a->n_providers; i++) {
@@ -435,6 +436,22 @@ static void test_round_trip_report(void **state)
 	assert_int_equal(vs_report_write_json(&a, path, &err), 0);
 	assert_int_equal(vs_report_read_json(&b, path, &err), 0);
 	assert_reports_equal(&a, &b);
+
+	/* The report of an apply names its plan (run.plan); others have
+	 * no such key. */
+	assert_null(b.plan_path);
+	a.plan_path = strdup("/srv/plans/plan.json");
+	assert_non_null(a.plan_path);
+	vs_report_release(&b);
+	assert_int_equal(vs_report_write_json(&a, path, &err), 0);
+	assert_int_equal(vs_report_read_json(&b, path, &err), 0);
+	assert_reports_equal(&a, &b);
+	j = json_load_file(path, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(j, "run"), "plan")),
+			    "/srv/plans/plan.json");
+	json_decref(j);
 	vs_report_release(&a);
 	vs_report_release(&b);
 }
