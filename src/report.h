@@ -49,8 +49,8 @@ struct vs_report_vm {
 	char *reason; /* human text: why it was selected */
 
 	enum vs_outcome outcome;
-	int attempts;	    /* delete attempts (HTTP retries not counted) */
-	int rounds_failed;  /* failed rounds before the final outcome */
+	int attempts;	   /* delete attempts (HTTP retries not counted) */
+	int rounds_failed; /* failed rounds before the final outcome */
 	/* Runs in a row it failed in, this one included, when that reached
 	 * state.flag_after (state.h); else 0. */
 	int failing_runs;
@@ -89,7 +89,7 @@ struct vs_report {
 	int64_t finished_ms;
 	char *version;
 	char *config_path;
-	char *retry_of; /* report this run retried, or NULL */
+	char *retry_of;	 /* report this run retried, or NULL */
 	char *plan_path; /* plan this run applied (vmsweep apply), or NULL */
 
 	struct vs_report_provider *providers;
