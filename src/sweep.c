@@ -298,12 +298,52 @@ fail:
 	return NULL;
 }
 
+static int task_close(void *ctx, void *arg)
+{
+	struct sw_ctx *c = ctx;
+	struct sw_prov *p = &c->s->prov[((const struct sw_task *)arg)->index];
+
+	p->t->ops->close(p->state, c->http);
+	p->state = NULL;
+	return VS_OK;
+}
+
+/*
+ * Close the open instances on the workers, whose connections to each
+ * endpoint are open already: a logout from the owner's handle would be
+ * one more connection (and TLS handshake) per provider.  The pool is
+ * idle between starmaps, so no task runs while an instance closes.
+ * What a cancelled pool does not run, vs_sweep_free() closes itself.
+ */
+static void close_on_workers(struct vs_sweep *s)
+{
+	struct sw_task *tasks;
+	int *results;
+	size_t i, n = 0;
+
+	if (!s->pool || vs_pool_cancelled(s->pool))
+		return;
+	tasks = calloc(s->n_prov ? s->n_prov : 1, sizeof(*tasks));
+	results = calloc(s->n_prov ? s->n_prov : 1, sizeof(*results));
+	if (tasks && results) {
+		for (i = 0; i < s->n_prov; i++)
+			if (s->prov[i].state)
+				tasks[n++].index = i;
+		if (n)
+			vs_pool_starmap(s->pool, task_close, tasks, n,
+					sizeof(*tasks), results, NULL);
+	}
+	free(tasks);
+	free(results);
+}
+
 void vs_sweep_free(struct vs_sweep *s)
 {
 	size_t i;
 
 	if (!s)
 		return;
+	close_on_workers(s);
 	/* Workers first: nothing may run while instances are closed. */
 	vs_pool_free(s->pool);
 	for (i = 0; i < s->n_prov; i++)
@@ -900,7 +940,7 @@ static int task_confirm(void *ctx, void *arg)
 	enum vs_confirm_state *states = NULL;
 	struct vs_error *errs = NULL, err;
 	int64_t now;
-	int rc = VS_OK;
+	int looks = 0, rc = VS_OK;
 
 	vms = calloc(n, sizeof(*vms));
 	states = calloc(n, sizeof(*states));
@@ -913,7 +953,14 @@ static int task_confirm(void *ctx, void *arg)
 		goto out;
 	}
 	while (n > 0) {
-		if (vs_plugin_sleep_ms((long)s->cfg->confirm_interval_ms) ||
+		/*
+		 * The first look comes as soon as the fan-out is over: the
+		 * deletes went out while it ran, and on a platform that
+		 * deletes at once, or in a run long enough, most of them are
+		 * gone by then.  Later looks wait confirm_interval.
+		 */
+		if ((looks++ &&
+		     vs_plugin_sleep_ms((long)s->cfg->confirm_interval_ms)) ||
 		    sweep_cancelled(s))
 			break;
 		for (k = 0; k < n; k++) {
