@@ -48,6 +48,7 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_check(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_providers(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_report(struct vs_cli *cli, int argc, char **argv);
+int vs_cli_history(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_retry(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_apply(struct vs_cli *cli, int argc, char **argv);
 int vs_cli_explain(struct vs_cli *cli, int argc, char **argv);

@@ -45,6 +45,8 @@ static const struct command commands[] = {
 	 "delete again the failed and unconfirmed VMs of a report"},
 	{"report", vs_cli_report,
 	 "show a report as text, json, junit or markdown"},
+	{"history", vs_cli_history,
+	 "list the recent runs of the journal with their counts"},
 	{"check", vs_cli_check,
 	 "check the configuration, the plugins and "
 	 "authentication to every provider"},

@@ -510,6 +510,26 @@ struct vs_state *vs_state_open_config(const struct vs_config *cfg)
 	return st;
 }
 
+struct vs_state *vs_state_open_existing(const struct vs_config *cfg,
+					struct vs_error *err)
+{
+	struct vs_state_opts o;
+	struct vs_state *st = NULL;
+	struct vs_buf path;
+
+	vs_buf_init(&path, PATH_CAP);
+	if (vs_state_path_for(cfg, 0, &path, err) == 0) {
+		memset(&o, 0, sizeof(o));
+		o.path = path.s;
+		o.busy_timeout_ms = cfg->state_busy_timeout_ms;
+		o.retention_ms = cfg->state_retention_ms;
+		o.no_create = 1;
+		st = vs_state_open(&o, err);
+	}
+	vs_buf_release(&path);
+	return st;
+}
+
 static void writer_stop(struct vs_state *st);
 
 void vs_state_free(struct vs_state *st)

@@ -103,6 +103,13 @@ struct vs_state *vs_state_open(const struct vs_state_opts *o,
  */
 struct vs_state *vs_state_open_config(const struct vs_config *cfg);
 
+/*
+ * vs_state_open() of the store cfg names, for reading (history, report):
+ * never created.  NULL with err filled when it is missing or unusable.
+ */
+struct vs_state *vs_state_open_existing(const struct vs_config *cfg,
+					struct vs_error *err);
+
 void vs_state_free(struct vs_state *st);
 const char *vs_state_path(const struct vs_state *st);
 

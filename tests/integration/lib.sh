@@ -19,6 +19,9 @@ IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmsweep-it.XXXXXX")
 # tests running side by side never see each other's runs.
 unset RUNTIME_DIRECTORY STATE_DIRECTORY
 export XDG_RUNTIME_DIR=$IT_TMP
+# And its own state store (state.h), never the user's.
+export XDG_STATE_HOME=$IT_TMP/state
+unset VMSWEEP_NOW
 IT_PASS=0
 IT_FAIL=0
 SIM_PID=

@@ -151,7 +151,8 @@ kept = {k['name']: k['reason'] for k in p['kept']}
 assert 'vmsweep:keep' in kept['test_tagged'], kept['test_tagged']
 assert 'vmsweep:keep' in kept['jenkins-kept'], kept['jenkins-kept']
 assert 'vmsweep:expires' in kept['test_until'], kept['test_until']
-assert 'unknown' in kept['test_nodate'].lower(), kept['test_nodate']
+# No creation time: aged from when vmsweep first saw it (just now).
+assert 'first seen' in kept['test_nodate'].lower(), kept['test_nodate']
 "
 
 # --- a dry run deletes nothing and reports exactly the plan
