@@ -103,7 +103,7 @@ assert all(p['summary'][n]['listed'] > 0 for n in ('vc-sim', 'rhv-sim', 'osp-sim
 # A recording proxy in front of the simulator collects every token issued
 # and every credential sent; short sessions make every provider log in
 # again several times.
-sim_start --generate vmware=40,rhv=40,osp=40 --password "$PW" \
+sim_start --generate vmware=20,rhv=20,osp=20 --password "$PW" \
 	--session-ttl 15 --fault all:503:0.05 || exit 1
 python3 "$IT_ROOT/tests/integration/token_proxy.py" "$SIM_URL" \
 	"$IT_TMP/proxy.port" "$IT_TMP/secrets.txt" 2>"$IT_TMP/proxy.log" &
@@ -139,7 +139,7 @@ vs -v -v -c "$IT_TMP/sec.yaml" report "$IT_TMP/outputs/real.json" --format junit
 cp "$IT_TMP/out" "$IT_TMP/outputs/junit.xml"
 check "trace level logged the HTTP exchanges" \
 	bash -c "[ \$(wc -l <'$IT_TMP/outputs/real.err') -gt 100 ]"
-check "the proxy saw tokens of every platform" python3 -c "
+check "the proxy recorded the tokens issued and the credentials sent" python3 -c "
 t = open('$IT_TMP/secrets.txt').read().split()
 assert len(t) >= 6, t
 "
