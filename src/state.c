@@ -80,6 +80,7 @@ struct vs_state {
 	int stop, jfailed, jwarned;
 	pthread_t writer;
 	int writer_running;
+	size_t n_commits, n_rows; /* the writer's, for the debug log */
 };
 
 /* ------------------------------------------------------------------ */
@@ -794,6 +795,8 @@ static void *writer_main(void *arg)
 		}
 		batch = st->head;
 		last = st->tail->seq;
+		st->n_rows += st->n_queued;
+		st->n_commits++;
 		st->head = st->tail = NULL;
 		st->n_queued = 0;
 		rc = st->jfailed;
@@ -831,6 +834,8 @@ static void writer_stop(struct vs_state *st)
 	pthread_mutex_unlock(&st->mu);
 	pthread_join(st->writer, NULL);
 	st->writer_running = 0;
+	vs_log(VS_LOG_DEBUG, TAG, "journal: %zu rows in %zu commits",
+	       st->n_rows, st->n_commits);
 }
 
 /* Append row; returns its sequence number, or 0 when the journal is off
