@@ -11,6 +11,24 @@
 
 #include "timeutil.h"
 
+/* VMSWEEP_NOW's shift: the wall clock reads the time set, then runs on;
+ * the monotonic clock is not touched. */
+static void test_set_now(void **state)
+{
+	int64_t mono = vs_time_mono_ms(), real = vs_time_now(), t;
+
+	(void)state;
+	vs_time_set_now(1893456000); /* 2030-01-01T00:00:00Z */
+	t = vs_time_now();
+	assert_true(t >= 1893456000 && t <= 1893456000 + 5);
+	assert_true(vs_time_now_ms() / 1000 >= 1893456000);
+	assert_true(vs_time_mono_ms() - mono < 5000);
+	vs_time_set_now(-3600);
+	assert_true(vs_time_now() >= -3600 && vs_time_now() <= -3600 + 5);
+	/* Back to (about) the real clock for the other tests. */
+	vs_time_set_now(real);
+}
+
 static void test_parse_valid(void **state)
 {
 	static const struct {
@@ -273,6 +291,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_valid),
+		cmocka_unit_test(test_set_now),
 		cmocka_unit_test(test_parse_invalid),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_round_trip),
