@@ -14,6 +14,13 @@ VMSWEEP_PLUGINS=${VMSWEEP_PLUGINS:-$IT_BUILD/asan/providers}
 SIM=${SIM:-$IT_BUILD/asan/vmsweep-sim}
 IT_SHARED=${VS_SHARED:-$IT_ROOT/../shared}
 
+# Debian's python3 itself: a version manager's shim earlier in PATH can
+# add seconds to every call, and the tests call it often.
+if [ -x /usr/bin/python3 ]; then
+	python3() { /usr/bin/python3 "$@"; }
+	export -f python3
+fi
+
 IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmsweep-it.XXXXXX")
 # Each test script its own run lock (lock.h looks here first), so that
 # tests running side by side never see each other's runs.
