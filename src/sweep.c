@@ -929,6 +929,10 @@ static int confirm_apply(struct vs_sweep *s, size_t i,
 	return 0;
 }
 
+/* Confirmation passes failing in a row before VMs past their deadline
+ * end unconfirmed without another look. */
+#define CONFIRM_FAILED_PASSES 3
+
 static int task_confirm(void *ctx, void *arg)
 {
 	struct sw_ctx *c = ctx;
@@ -939,8 +943,8 @@ static int task_confirm(void *ctx, void *arg)
 	const struct vs_vm **vms = NULL;
 	enum vs_confirm_state *states = NULL;
 	struct vs_error *errs = NULL, err;
-	int64_t now;
-	int looks = 0, rc = VS_OK;
+	int64_t started, when;
+	int looks = 0, failed = 0, rc = VS_OK;
 
 	vms = calloc(n, sizeof(*vms));
 	states = calloc(n, sizeof(*states));
@@ -969,6 +973,7 @@ static int task_confirm(void *ctx, void *arg)
 			vs_error_clear(&errs[k]);
 		}
 		vs_error_clear(&err);
+		started = vs_time_mono_ms();
 		if (p->t->ops->confirm(p->state, c->http, vms, n, states, errs,
 				       &err) != VS_OK) {
 			vs_log(VS_LOG_WARN, TAG,
@@ -976,10 +981,27 @@ static int task_confirm(void *ctx, void *arg)
 			       vs_err_class_name(err.cls), err.message);
 			for (k = 0; k < n; k++)
 				states[k] = VS_CONFIRM_PENDING;
+			failed++;
+		} else {
+			failed = 0;
 		}
-		now = vs_time_mono_ms();
+		/*
+		 * A VM times out only on a look that began after its
+		 * deadline.  Its clock ran while the other VMs were deleted,
+		 * and one pass over many VMs can outlast delete_timeout, so
+		 * judging by the end of the pass would give up on VMs
+		 * looked at only before their time was up.  A pass that
+		 * failed as a whole looked at nothing; only after
+		 * CONFIRM_FAILED_PASSES of them in a row do the VMs past
+		 * their deadline time out regardless, so that a provider
+		 * that cannot answer does not hold the run.
+		 */
+		when = failed == 0 || failed >= CONFIRM_FAILED_PASSES
+			       ? started
+			       : INT64_MIN;
 		for (k = 0, m = 0; k < n; k++)
-			if (!confirm_apply(s, idx[k], states[k], &errs[k], now))
+			if (!confirm_apply(s, idx[k], states[k], &errs[k],
+					   when))
 				idx[m++] = idx[k];
 			else
 				vs_state_vm_ended(s->opts.state, idx[k],

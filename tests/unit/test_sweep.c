@@ -59,6 +59,10 @@ struct fprov {
 	const char *name;
 	int fail_open, fail_list;
 	int cancel_on_remove; /* cancel the sweep from inside remove() */
+	/* The first confirm_slow confirm() calls take 300 ms (longer than
+	 * delete_timeout) before looking; the first confirm_fail of them
+	 * then fail as a whole without looking. */
+	int confirm_slow, confirm_fail;
 	struct fvm vms[MAX_VMS];
 	size_t n;
 	atomic_int opens, lists, closes, removes, probes, confirms;
@@ -236,11 +240,21 @@ static int fake_confirm(void *state, struct vs_http *http,
 	struct fprov *p = state;
 	size_t i;
 
+	int call;
+
 	(void)http;
-	(void)err;
-	atomic_fetch_add(&p->confirms, 1);
+	call = atomic_fetch_add(&p->confirms, 1);
 	if (atomic_fetch_add(&p->confirm_in_flight, 1) != 0)
 		atomic_fetch_add(&p->bad, 1);
+	if (call < p->confirm_slow) {
+		struct timespec ts = {0, 300 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (call < p->confirm_fail) {
+		atomic_fetch_sub(&p->confirm_in_flight, 1);
+		return vs_error_set(err, VS_EC_SERVER, 503, 1,
+				    "%s: service unavailable", p->name);
+	}
 	for (i = 0; i < n; i++) {
 		struct fvm *v = fake_vm(p, vms[i]);
 		int looks;
@@ -578,6 +592,48 @@ static void test_every_outcome(void **st)
 
 	fx_release(&fx);
 	assert_int_equal(atomic_load(&provs[0].closes), 1);
+}
+
+/*
+ * A VM's delete clock runs while the others are deleted and polled, so
+ * at scale a VM can be past its delete_timeout before confirmation gets
+ * to it.  It must not end unconfirmed without a look that began after
+ * its deadline: not after a pass that failed as a whole, nor after a
+ * pass that started in time and lasted past it.  A provider that cannot
+ * confirm at all still lets the run end.
+ */
+static void test_confirm_after_deadline(void **st)
+{
+	static const char *const gone1[] = {"req1"};
+	static const char *const gone2[] = {"req2"};
+	static const char *const never[] = {"never"};
+	struct fixture fx;
+	const struct vs_report *r;
+	struct fprov *a, *b, *c;
+
+	(void)st;
+	/* The first pass sleeps past the deadline and fails. */
+	a = add_prov("a", gone1, 1, 1);
+	a->confirm_slow = 1;
+	a->confirm_fail = 1;
+	/* The first pass starts in time and ends past the deadline. */
+	b = add_prov("b", gone2, 1, 1);
+	b->confirm_slow = 1;
+	/* Every pass fails. */
+	c = add_prov("c", never, 1, 1);
+	c->confirm_fail = 1000000;
+	fx_init(&fx, NULL);
+	assert_int_equal(fx_run(&fx), VS_EXIT_FAILED);
+	r = vs_sweep_report(fx.s);
+	assert_one_outcome_each(r);
+	assert_int_equal(find_vm(r, "t-req1-0")->outcome, VS_OUT_DELETED);
+	assert_int_equal(atomic_load(&a->confirms), 2);
+	assert_int_equal(find_vm(r, "t-req2-0")->outcome, VS_OUT_DELETED);
+	assert_int_equal(atomic_load(&b->vms[0].looks), 2);
+	assert_int_equal(find_vm(r, "t-never-0")->outcome, VS_OUT_REQUESTED);
+	assert_int_equal(find_vm(r, "t-never-0")->error.cls, VS_EC_TIMEOUT);
+	assert_int_equal(atomic_load(&c->vms[0].looks), 0);
+	fx_release(&fx);
 }
 
 static void test_retry_rounds(void **st)
@@ -1121,6 +1177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_outcome),
+		cmocka_unit_test(test_confirm_after_deadline),
 		cmocka_unit_test(test_retry_rounds),
 		cmocka_unit_test(test_dry_run_probes_only),
 		cmocka_unit_test(test_concurrency_per_provider),
