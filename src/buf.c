@@ -148,7 +148,8 @@ int vs_buf_addf(struct vs_buf *b, const char *fmt, ...)
 	return rc;
 }
 
-int vs_buf_add_urlencoded(struct vs_buf *b, const char *s)
+/* Percent-encode s onto b, leaving unreserved characters as they are. */
+static int add_pct(struct vs_buf *b, const char *s, int keep_dot)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t start = b->len;
@@ -157,8 +158,8 @@ int vs_buf_add_urlencoded(struct vs_buf *b, const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~') {
+		    (c >= '0' && c <= '9') || c == '-' ||
+		    (c == '.' && keep_dot) || c == '_' || c == '~') {
 			rc = vs_buf_addc(b, (char)c);
 		} else {
 			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -174,6 +175,16 @@ int vs_buf_add_urlencoded(struct vs_buf *b, const char *s)
 			b->s[start] = '\0';
 	}
 	return rc;
+}
+
+int vs_buf_add_urlencoded(struct vs_buf *b, const char *s)
+{
+	return add_pct(b, s, 1);
+}
+
+int vs_buf_add_pct(struct vs_buf *b, const char *s)
+{
+	return add_pct(b, s, 0);
 }
 
 char *vs_buf_detach(struct vs_buf *b, size_t *len)

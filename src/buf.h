@@ -50,6 +50,14 @@ int vs_buf_vaddf(struct vs_buf *b, const char *fmt, va_list ap)
 /* Append s with characters outside RFC 3986 unreserved percent-encoded. */
 int vs_buf_add_urlencoded(struct vs_buf *b, const char *s);
 /*
+ * Append s percent-encoded for one URL path segment, query value or form
+ * value: everything but ALPHA, DIGIT, '-', '_' and '~' is encoded.  Unlike
+ * vs_buf_add_urlencoded, '.' is encoded too, so that an id of ".." can
+ * never become a dot segment that a URL normaliser would resolve to a
+ * parent collection.
+ */
+int vs_buf_add_pct(struct vs_buf *b, const char *s);
+/*
  * Hand the content to the caller (who frees it) and re-initialise the
  * buffer with the same cap.  Returns NULL only when out of memory.
  */

@@ -1,6 +1,6 @@
 /*
  * test_buf.c - the capped buffer: content, the cap, all-or-nothing
- * appends, detach and reuse.
+ * appends, percent-encoding, detach and reuse.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,6 +133,53 @@ static void test_urlencode(void **state)
 	vs_buf_release(&b);
 }
 
+/* Path segments, query and form values: '.' is encoded too. */
+static void test_pct(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"f5dc173b-6804-445a-a6d8-c705dad5b5eb",
+		 "f5dc173b-6804-445a-a6d8-c705dad5b5eb"},
+		{"vm-1021", "vm-1021"},
+		{"a/b", "a%2Fb"},
+		{"..", "%2E%2E"},
+		{"../servers", "%2E%2E%2Fservers"},
+		{"../x?y=1&z#/ \xc3\xa9",
+		 "%2E%2E%2Fx%3Fy%3D1%26z%23%2F%20%C3%A9"},
+		{"urn:vmomi:InventoryServiceTag:1:GLOBAL",
+		 "urn%3Avmomi%3AInventoryServiceTag%3A1%3AGLOBAL"},
+		{"100%", "100%25"},
+		{"a b\nc", "a%20b%0Ac"},
+		{"?x=1&y#z", "%3Fx%3D1%26y%23z"},
+		{"\xc3\xa9", "%C3%A9"},
+		{"_~-", "_~-"},
+	};
+	struct vs_buf b;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		vs_buf_init(&b, 0);
+		assert_int_equal(vs_buf_add_pct(&b, cases[i].in), 0);
+		assert_string_equal(b.s, cases[i].out);
+		vs_buf_release(&b);
+	}
+	/* Over the cap: nothing appended. */
+	vs_buf_init(&b, 8);
+	assert_int_equal(vs_buf_adds(&b, "ab"), 0);
+	assert_int_equal(vs_buf_add_pct(&b, "////"), VS_BUF_TOO_BIG);
+	assert_string_equal(b.s, "ab");
+	vs_buf_release(&b);
+	/* Even when the first characters would have fitted. */
+	vs_buf_init(&b, 8);
+	assert_int_equal(vs_buf_adds(&b, "12345"), 0);
+	assert_int_equal(vs_buf_add_pct(&b, "a b"), VS_BUF_TOO_BIG);
+	assert_string_equal(b.s, "12345");
+	assert_int_equal(b.len, 5);
+	vs_buf_release(&b);
+}
+
 static void test_detach(void **state)
 {
 	struct vs_buf b;
@@ -171,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_cap_exact_and_refused),
 		cmocka_unit_test(test_urlencode),
+		cmocka_unit_test(test_pct),
 		cmocka_unit_test(test_detach),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
