@@ -60,11 +60,15 @@ FLAVOUR_tsan  := -fsanitize=thread -fno-omit-frame-pointer
 CLI_SRC   := src/main.c $(wildcard src/cli_*.c)
 CORE_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
 PROVIDERS := $(notdir $(patsubst %/,%,$(dir $(wildcard providers/*/*.c))))
-PROVIDERS := $(sort $(PROVIDERS))
+PROVIDERS := $(sort $(filter-out common,$(PROVIDERS)))
+# Compiled into every provider we ship (each .so keeps its own copy, local
+# to it through providers/provider.map): the core's buffer and the helpers
+# in providers/common/.  A third-party provider needs none of them.
+PROVIDER_COMMON := src/buf providers/common/pv_util providers/common/pv_cred
 SIM_SRC   := $(wildcard tests/sim/*.c)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Modules whose tests also run under ThreadSanitizer.
-TSAN_TESTS := $(filter pool queue log http sweep osp_auth rhv_auth vmw_session signals progress state,$(UNIT_TESTS))
+TSAN_TESTS := $(filter pool queue log http sweep osp_auth rhv_auth vmw_session signals progress state pv_cred,$(UNIT_TESTS))
 
 # Every unit test links the module it is named after plus these; a test
 # needing more declares DEPS_<module> (a core module name, or a path
@@ -81,13 +85,15 @@ DEPS_metrics := metrics report
 DEPS_reportdir := reportdir
 DEPS_state  := state report config
 DEPS_sweep  := sweep select report config plugin http pool queue progress state
-DEPS_osp_parse  := providers/osp/osp_parse providers/osp/osp_util
-DEPS_osp_clouds := providers/osp/osp_clouds providers/osp/osp_util
-DEPS_vmw_parse  := providers/vmware/vmw_parse providers/vmware/vmw_util
-DEPS_vmw_session := providers/vmware/vmw_session providers/vmware/vmw_parse providers/vmware/vmw_util
-DEPS_rhv_parse  := providers/rhv/rhv_parse providers/rhv/rhv_util
-DEPS_rhv_auth   := providers/rhv/rhv_auth providers/rhv/rhv_parse providers/rhv/rhv_util
-DEPS_osp_auth   := providers/osp/osp_auth providers/osp/osp_parse providers/osp/osp_clouds providers/osp/osp_util
+DEPS_pv_util    := $(PROVIDER_COMMON)
+DEPS_pv_cred    := $(PROVIDER_COMMON)
+DEPS_osp_parse  := providers/osp/osp_parse $(PROVIDER_COMMON)
+DEPS_osp_clouds := providers/osp/osp_clouds $(PROVIDER_COMMON)
+DEPS_vmw_parse  := providers/vmware/vmw_parse providers/vmware/vmw_util $(PROVIDER_COMMON)
+DEPS_vmw_session := providers/vmware/vmw_session providers/vmware/vmw_parse providers/vmware/vmw_util $(PROVIDER_COMMON)
+DEPS_rhv_parse  := providers/rhv/rhv_parse $(PROVIDER_COMMON)
+DEPS_rhv_auth   := providers/rhv/rhv_auth providers/rhv/rhv_parse $(PROVIDER_COMMON)
+DEPS_osp_auth   := providers/osp/osp_auth providers/osp/osp_parse providers/osp/osp_clouds $(PROVIDER_COMMON)
 
 obj = $(B)/$(1)/obj/$(2).o
 
@@ -124,9 +130,11 @@ endef
 $(eval $(call binary_rules,plain,$(B)/vmsweep))
 $(eval $(call binary_rules,asan,$(B)/asan/vmsweep))
 
-# Providers: one shared object each, from providers/<type>/*.c.
+# Providers: one shared object each, from providers/<type>/*.c and the
+# shared helpers.
 define provider_rules
-$(2)/providers/vmsweep-$(3).so: $(foreach s,$(wildcard providers/$(3)/*.c),$(call obj,$(1),$(basename $(s))))
+$(2)/providers/vmsweep-$(3).so: $(foreach s,$(wildcard providers/$(3)/*.c),$(call obj,$(1),$(basename $(s)))) \
+	$(foreach s,$(PROVIDER_COMMON),$(call obj,$(1),$(s)))
 	@mkdir -p $$(@D)
 	$$(CC) -shared $(FLAVOUR_$(1)) $$(LDFLAGS) \
 		-Wl,--version-script=providers/provider.map -o $$@ $$^ \

@@ -7,7 +7,9 @@
  * refuses a plugin whose version differs.  This header is self-contained:
  * a third party builds a provider against it alone, without linking
  * anything of vmsweep.  Everything a provider needs from the core (HTTP,
- * logging, cancellation) arrives through struct vs_host.
+ * logging, cancellation) arrives through struct vs_host.  (The providers
+ * shipped with vmsweep also compile in a few shared helpers, src/buf.c and
+ * providers/common/; that is how we build ours, not part of this ABI.)
  *
  * Ownership: strings inside a struct vs_vm are heap strings (malloc) owned
  * by the record; vs_vm_release() frees them.  Core and provider share one

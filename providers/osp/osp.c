@@ -92,13 +92,13 @@ static int osp_nova_do(struct osp_instance *in, struct vs_http *http,
 {
 	struct vs_http_request req;
 	struct vs_error e;
-	struct osp_buf auth;
+	struct vs_buf auth;
 	const char *headers[6];
 	char *token = NULL;
 	unsigned long gen = 0;
 	int attempt, rc = VS_ERR;
 
-	osp_buf_init(&auth, 64 * 1024);
+	vs_buf_init(&auth, 64 * 1024);
 	for (attempt = 0; attempt < OSP_MAX_SENDS; attempt++) {
 		size_t nh = 0;
 
@@ -107,15 +107,15 @@ static int osp_nova_do(struct osp_instance *in, struct vs_http *http,
 				     in->tag);
 			goto out;
 		}
-		if (osp_session_token(&in->sess, http, &token, &gen, err))
+		if (pv_cred_token(&in->sess.cred, http, &token, &gen, err))
 			goto out;
-		osp_buf_release(&auth);
-		if (osp_buf_addf(&auth, "X-Auth-Token: %s", token)) {
+		vs_buf_release(&auth);
+		if (vs_buf_addf(&auth, "X-Auth-Token: %s", token)) {
 			vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 				     "%s: token too large", in->tag);
 			goto out;
 		}
-		osp_free_secret(token);
+		pv_free_secret(token);
 		token = NULL;
 		headers[nh++] = auth.s;
 		headers[nh++] = in->mv_nova;
@@ -147,15 +147,15 @@ static int osp_nova_do(struct osp_instance *in, struct vs_http *http,
 			break;
 		in->host->http_response_release(resp);
 		memset(resp, 0, sizeof(*resp));
-		if (osp_session_refresh(&in->sess, http, gen, err))
+		if (pv_cred_refresh(&in->sess.cred, http, gen, err))
 			goto out;
 	}
 	rc = VS_OK;
 out:
-	osp_free_secret(token);
+	pv_free_secret(token);
 	if (auth.alloc)
 		memset(auth.s, 0, auth.alloc);
-	osp_buf_release(&auth);
+	vs_buf_release(&auth);
 	return rc;
 }
 
@@ -198,7 +198,7 @@ static const char *osp_what(char *dst, size_t sz, const char *verb,
 	char name[96];
 
 	snprintf(dst, sz, "%s of '%s'", verb,
-		 osp_clean(name, sizeof(name), vm->name ? vm->name : vm->id));
+		 pv_clean(name, sizeof(name), vm->name ? vm->name : vm->id));
 	return dst;
 }
 
@@ -206,16 +206,16 @@ static const char *osp_what(char *dst, size_t sz, const char *verb,
 static char *osp_server_url(struct osp_instance *in, const char *id,
 			    const char *suffix)
 {
-	struct osp_buf b;
+	struct vs_buf b;
 
-	osp_buf_init(&b, 64 * 1024);
-	if (osp_buf_adds(&b, in->sess.compute_url) ||
-	    osp_buf_adds(&b, "/servers/") || osp_buf_add_pct(&b, id) ||
-	    osp_buf_adds(&b, suffix)) {
-		osp_buf_release(&b);
+	vs_buf_init(&b, 64 * 1024);
+	if (vs_buf_adds(&b, in->sess.compute_url) ||
+	    vs_buf_adds(&b, "/servers/") || vs_buf_add_pct(&b, id) ||
+	    vs_buf_adds(&b, suffix)) {
+		vs_buf_release(&b);
 		return NULL;
 	}
-	return osp_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 }
 
 static int osp_check_vm(struct osp_instance *in, const struct vs_vm *vm,
@@ -233,15 +233,6 @@ static int osp_check_vm(struct osp_instance *in, const struct vs_vm *vm,
 
 typedef int (*osp_page_fn)(void *ctx, struct osp_page *page);
 
-static uint64_t osp_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 /*
  * Walk GET /servers/detail page by page, handing each parsed page to fn.
  * Fails on a page that is not a server list, on a next link that comes
@@ -256,14 +247,14 @@ static int osp_walk(struct osp_instance *in, struct vs_http *http,
 	char *url = NULL;
 	size_t pages = 0, i;
 	int have_resp = 0, rc = VS_ERR;
-	struct osp_buf b;
+	struct vs_buf b;
 
 	memset(&page, 0, sizeof(page));
-	osp_buf_init(&b, 64 * 1024);
-	if (osp_buf_addf(&b, "%s/servers/detail?limit=%ld",
-			 in->sess.compute_url, in->set.page_size))
+	vs_buf_init(&b, 64 * 1024);
+	if (vs_buf_addf(&b, "%s/servers/detail?limit=%ld", in->sess.compute_url,
+			in->set.page_size))
 		goto nomem;
-	url = osp_buf_detach(&b);
+	url = vs_buf_detach(&b, NULL);
 	seen = calloc(OSP_MAX_PAGES, sizeof(*seen));
 	if (!url || !seen)
 		goto nomem;
@@ -278,7 +269,7 @@ static int osp_walk(struct osp_instance *in, struct vs_http *http,
 				     in->tag, OSP_MAX_PAGES);
 			goto out;
 		}
-		h = osp_hash(url);
+		h = pv_hash(url);
 		for (i = 0; i < pages; i++) {
 			if (seen[i] == h) {
 				vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
@@ -333,7 +324,7 @@ out:
 	if (have_resp)
 		in->host->http_response_release(&resp);
 	osp_page_release(&page);
-	osp_buf_release(&b);
+	vs_buf_release(&b);
 	free(url);
 	free(seen);
 	return rc;
@@ -536,7 +527,7 @@ osp_judge(struct osp_instance *in, struct vs_http *http, const struct vs_vm *vm,
 				in->host->log(
 					VS_LOG_DEBUG, in->tag,
 					"force-delete of '%s': HTTP %ld",
-					osp_clean(name, sizeof(name), vm->name),
+					pv_clean(name, sizeof(name), vm->name),
 					code);
 		} else {
 			in->host->log(VS_LOG_WARN, in->tag, "%s", ferr.message);
@@ -551,10 +542,9 @@ osp_judge(struct osp_instance *in, struct vs_http *http, const struct vs_vm *vm,
 	if (st && strcmp(st, "ERROR") == 0 && !(ts && *ts)) {
 		vs_error_set(e, VS_EC_SERVER, 0, 1,
 			     "%s: delete of '%s' ended in ERROR: %s", in->tag,
-			     osp_clean(name, sizeof(name), vm->name),
-			     s->fault
-				     ? osp_clean(fault, sizeof(fault), s->fault)
-				     : "no fault message");
+			     pv_clean(name, sizeof(name), vm->name),
+			     s->fault ? pv_clean(fault, sizeof(fault), s->fault)
+				      : "no fault message");
 		return VS_CONFIRM_FAILED;
 	}
 	return VS_CONFIRM_PENDING;

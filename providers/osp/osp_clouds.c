@@ -74,18 +74,18 @@ static int osp_is_file(const char *path)
 /* dir/name when it is a file, else NULL. */
 static char *osp_try(const char *dir, const char *sub, const char *name)
 {
-	struct osp_buf b;
+	struct vs_buf b;
 
-	osp_buf_init(&b, 8192);
-	if (osp_buf_addf(&b, "%s%s/%s", dir, sub, name)) {
-		osp_buf_release(&b);
+	vs_buf_init(&b, 8192);
+	if (vs_buf_addf(&b, "%s%s/%s", dir, sub, name)) {
+		vs_buf_release(&b);
 		return NULL;
 	}
 	if (!osp_is_file(b.s)) {
-		osp_buf_release(&b);
+		vs_buf_release(&b);
 		return NULL;
 	}
-	return osp_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 }
 
 char *osp_clouds_find(const struct osp_env *env, int secure)
@@ -566,7 +566,7 @@ void osp_settings_release(struct osp_settings *s)
 	free(s->auth_url);
 	free(s->username);
 	free(s->user_id);
-	osp_free_secret(s->password);
+	pv_free_secret(s->password);
 	free(s->user_domain_name);
 	free(s->user_domain_id);
 	free(s->project_name);
@@ -575,7 +575,7 @@ void osp_settings_release(struct osp_settings *s)
 	free(s->project_domain_id);
 	free(s->appcred_id);
 	free(s->appcred_name);
-	osp_free_secret(s->appcred_secret);
+	pv_free_secret(s->appcred_secret);
 	free(s->region);
 	free(s->interface);
 	free(s->ca_file);
@@ -653,11 +653,11 @@ int osp_settings_resolve(const struct vs_provider_config *cfg,
 	char *path = NULL;
 	int f, from_ex = 0, from_cl = 0, from_en = 0, r, verify = -1;
 	enum osp_auth_method method = OSP_AUTH_PASSWORD;
-	struct osp_buf src;
+	struct vs_buf src;
 	int rc = VS_ERR;
 
 	memset(out, 0, sizeof(*out));
-	osp_buf_init(&src, 4096);
+	vs_buf_init(&src, 4096);
 	osp_explicit(cfg, ex);
 	cloud_name = vs_provider_config_get(cfg, "cloud");
 	if (cloud_name && !*cloud_name)
@@ -781,13 +781,13 @@ int osp_settings_resolve(const struct vs_provider_config *cfg,
 	}
 
 	if (from_cl &&
-	    osp_buf_addf(&src, "%s (cloud '%.64s')", path, cloud_name))
+	    vs_buf_addf(&src, "%s (cloud '%.64s')", path, cloud_name))
 		goto nomem;
-	if (from_ex && osp_buf_addf(&src, "%sthe provider configuration",
-				    src.len ? " and " : ""))
+	if (from_ex && vs_buf_addf(&src, "%sthe provider configuration",
+				   src.len ? " and " : ""))
 		goto nomem;
-	if (from_en && osp_buf_addf(&src, "%sthe OS_* environment",
-				    src.len ? " and " : ""))
+	if (from_en &&
+	    vs_buf_addf(&src, "%sthe OS_* environment", src.len ? " and " : ""))
 		goto nomem;
 
 	if ((v[F_AUTH_URL] && !(out->auth_url = strdup(v[F_AUTH_URL]))) ||
@@ -825,7 +825,7 @@ nomem:
 out:
 	if (rc)
 		osp_settings_release(out);
-	osp_buf_release(&src);
+	vs_buf_release(&src);
 	json_decref(root);
 	free(path);
 	return rc;

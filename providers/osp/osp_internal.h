@@ -7,7 +7,9 @@
  *   osp_clouds.c  settings from the provider keys, clouds.yaml and OS_*
  *   osp_parse.c   pure JSON work: auth bodies, tokens and catalogs, server
  *                 pages, fault bodies, URLs
- *   osp_util.c    a capped buffer, percent-encoding, string helpers
+ *
+ * It builds strings in the core's capped struct vs_buf (buf.h) and uses
+ * the helpers our providers share (common/pv_util.h, common/pv_cred.h).
  *
  * Nothing here is exported from the shared object: the version script
  * keeps only vmsweep_provider, and the pragma below makes every name in
@@ -26,6 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "common/pv_cred.h"
+#include "common/pv_util.h"
 #include "provider.h"
 
 #pragma GCC visibility push(hidden)
@@ -39,48 +44,6 @@
 #define OSP_MAX_PAGES 10000
 /* Longest text taken from a response into an error message. */
 #define OSP_MSG_MAX 240
-
-/* ------------------------------------------------------------------ */
-/* osp_util.c                                                           */
-
-#define OSP_BUF_TOO_BIG (-2)
-#define OSP_BUF_NOMEM	(-3)
-
-/* A growable NUL-terminated string with a hard cap (s is never NULL). */
-struct osp_buf {
-	char *s;
-	size_t len, alloc, cap;
-};
-
-void osp_buf_init(struct osp_buf *b, size_t cap);
-void osp_buf_release(struct osp_buf *b);
-/* Appends: 0, OSP_BUF_TOO_BIG or OSP_BUF_NOMEM; unchanged on failure. */
-int osp_buf_add(struct osp_buf *b, const void *data, size_t len);
-int osp_buf_adds(struct osp_buf *b, const char *s);
-int osp_buf_addf(struct osp_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/*
- * Append s percent-encoded for one URL path segment or query value:
- * everything but ALPHA, DIGIT, '-', '_' and '~' is encoded.  '.' is
- * encoded too, so that an id of ".." can never become a dot segment that
- * a URL normaliser would resolve to a parent collection.
- */
-int osp_buf_add_pct(struct osp_buf *b, const char *s);
-/* Hand over the string (caller frees); NULL when out of memory. */
-char *osp_buf_detach(struct osp_buf *b);
-
-/* strdup that accepts NULL (and returns NULL for it). */
-char *osp_strdup(const char *s);
-/* Free a string after overwriting it; for passwords and tokens. */
-void osp_free_secret(char *s);
-/*
- * Copy untrusted text (a VM name, a server's message) into dst for a
- * one-line message: control bytes become '?', and the copy is cut at
- * dstsz - 1 bytes (with "..." when cut).  Returns dst.
- */
-const char *osp_clean(char *dst, size_t dstsz, const char *s);
-/* Case-insensitive ASCII equality; NULL equals only NULL. */
-int osp_streq_ci(const char *a, const char *b);
 
 /* ------------------------------------------------------------------ */
 /* osp_clouds.c: the settings of one instance.                          */
@@ -157,7 +120,7 @@ char *osp_tokens_url(const char *auth_url);
 
 /*
  * The JSON body of POST /v3/auth/tokens for s (password with project
- * scope, or application credential).  Caller frees with osp_free_secret:
+ * scope, or application credential).  Caller frees with pv_free_secret:
  * it holds the password.  Returns VS_ERR with err filled (class config)
  * when s lacks what the method needs.
  */
@@ -263,20 +226,15 @@ struct osp_session {
 	const struct osp_settings *set; /* borrowed from the instance */
 	char *tokens_url;
 	long timeout_ms;
-
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	/* Under lock: */
-	char *token;
-	int64_t expires_at;
-	char *compute_url; /* set by the first authentication, then fixed */
-	unsigned long gen; /* bumped by each successful authentication */
-	int refreshing;	   /* a worker is re-authenticating */
-	unsigned long attempts_started, attempts_done;
-	struct vs_error last_err; /* why the last refresh failed */
-	/* A refused refresh (bad credentials) is final for its gen. */
-	int dead;
-	unsigned long dead_gen;
+	/* Set by the first authentication (open), then fixed. */
+	char *compute_url;
+	/*
+	 * The token all workers share: copy it with pv_cred_token(), and on
+	 * a 401 re-authenticate once for all of them with pv_cred_refresh()
+	 * (common/pv_cred.h); a token that expires within a minute is
+	 * renewed before use.
+	 */
+	struct pv_cred cred;
 };
 
 int osp_session_init(struct osp_session *s, const struct vs_host *host,
@@ -288,21 +246,6 @@ void osp_session_release(struct osp_session *s, struct vs_http *http);
 /* Authenticate for the first time (open). */
 int osp_session_login(struct osp_session *s, struct vs_http *http,
 		      struct vs_error *err);
-
-/*
- * A copy of the current token (caller frees with osp_free_secret) and its
- * generation.  When the token expires within a minute, refresh first.
- */
-int osp_session_token(struct osp_session *s, struct vs_http *http, char **token,
-		      unsigned long *gen, struct vs_error *err);
-
-/*
- * The token of generation gen was refused: re-authenticate once for all
- * workers.  The first caller for gen talks to Keystone; the others wait
- * and share its result.  0 when a newer token is in place.
- */
-int osp_session_refresh(struct osp_session *s, struct vs_http *http,
-			unsigned long gen, struct vs_error *err);
 
 #pragma GCC visibility pop
 

@@ -55,7 +55,7 @@ static int osp_is_http_url(const char *u)
 
 char *osp_tokens_url(const char *auth_url)
 {
-	struct osp_buf b;
+	struct vs_buf b;
 	size_t len;
 
 	if (!osp_is_http_url(auth_url))
@@ -63,19 +63,19 @@ char *osp_tokens_url(const char *auth_url)
 	len = strlen(auth_url);
 	while (len > 0 && auth_url[len - 1] == '/')
 		len--;
-	osp_buf_init(&b, 0);
+	vs_buf_init(&b, 0);
 	if (len >= 5 && strncmp(auth_url + len - 5, "/v2.0", 5) == 0)
 		len -= 5; /* Keystone v2 is gone; its v3 lives next door. */
-	if (osp_buf_add(&b, auth_url, len))
+	if (vs_buf_add(&b, auth_url, len))
 		goto fail;
 	if (!(len >= 3 && strncmp(auth_url + len - 3, "/v3", 3) == 0) &&
-	    osp_buf_adds(&b, "/v3"))
+	    vs_buf_adds(&b, "/v3"))
 		goto fail;
-	if (osp_buf_adds(&b, "/auth/tokens"))
+	if (vs_buf_adds(&b, "/auth/tokens"))
 		goto fail;
-	return osp_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 fail:
-	osp_buf_release(&b);
+	vs_buf_release(&b);
 	return NULL;
 }
 
@@ -170,7 +170,7 @@ int osp_same_origin(const char *a, const char *b)
 char *osp_next_url(const char *compute, const char *href)
 {
 	struct osp_origin oc;
-	struct osp_buf b;
+	struct vs_buf b;
 	const char *p, *q;
 
 	if (!compute || !href || !*href || osp_origin_parse(compute, &oc))
@@ -178,19 +178,19 @@ char *osp_next_url(const char *compute, const char *href)
 	for (p = href; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			return NULL;
-	osp_buf_init(&b, 64 * 1024);
+	vs_buf_init(&b, 64 * 1024);
 	if (href[0] == '/' && href[1] != '/') {
-		if (osp_buf_add(&b, compute, (size_t)(oc.rest - compute)) ||
-		    osp_buf_adds(&b, href))
+		if (vs_buf_add(&b, compute, (size_t)(oc.rest - compute)) ||
+		    vs_buf_adds(&b, href))
 			goto fail;
-		return osp_buf_detach(&b);
+		return vs_buf_detach(&b, NULL);
 	}
 	if (!osp_is_http_url(href))
 		goto fail;
 	if (osp_same_origin(compute, href)) {
-		if (osp_buf_adds(&b, href))
+		if (vs_buf_adds(&b, href))
 			goto fail;
-		return osp_buf_detach(&b);
+		return vs_buf_detach(&b, NULL);
 	}
 	/*
 	 * Another origin (a Nova behind a proxy that does not know its public
@@ -200,12 +200,12 @@ char *osp_next_url(const char *compute, const char *href)
 	q = strchr(href, '?');
 	if (!q)
 		goto fail;
-	if (osp_buf_adds(&b, compute) || osp_buf_adds(&b, "/servers/detail") ||
-	    osp_buf_add(&b, q, strcspn(q, "#")))
+	if (vs_buf_adds(&b, compute) || vs_buf_adds(&b, "/servers/detail") ||
+	    vs_buf_add(&b, q, strcspn(q, "#")))
 		goto fail;
-	return osp_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 fail:
-	osp_buf_release(&b);
+	vs_buf_release(&b);
 	return NULL;
 }
 
@@ -345,7 +345,7 @@ void osp_token_release(struct osp_token *t)
 {
 	if (!t)
 		return;
-	osp_free_secret(t->token);
+	pv_free_secret(t->token);
 	free(t->compute_url);
 	memset(t, 0, sizeof(*t));
 	t->expires_at = VS_TIME_UNKNOWN;
@@ -460,7 +460,7 @@ const char *osp_fault_message(const char *body, size_t len, char *dst,
 		}
 	}
 	if (msg)
-		osp_clean(dst, dstsz, msg);
+		pv_clean(dst, dstsz, msg);
 out:
 	json_decref(root);
 	return dst;
@@ -783,8 +783,8 @@ int osp_servers_parse(const char *tag, const char *body, size_t len,
 			goto nomem;
 		if (r == OSP_SKIP) {
 			if (!out->skipped)
-				osp_clean(out->skip_reason,
-					  sizeof(out->skip_reason), why);
+				pv_clean(out->skip_reason,
+					 sizeof(out->skip_reason), why);
 			out->skipped++;
 		}
 	}
@@ -825,5 +825,5 @@ int osp_server_parse(const char *tag, const char *body, size_t len,
 				    "%s: out of memory reading a server", tag);
 	return vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
 			    "%s: Nova's server is unreadable: %s", tag,
-			    osp_clean(clean, sizeof(clean), why));
+			    pv_clean(clean, sizeof(clean), why));
 }

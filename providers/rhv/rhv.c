@@ -86,13 +86,13 @@ static int rhv_api_do(struct rhv_instance *in, struct vs_http *http,
 {
 	struct vs_http_request req;
 	struct vs_error e;
-	struct rhv_buf auth;
+	struct vs_buf auth;
 	const char *headers[6];
 	char *token = NULL;
 	unsigned long gen = 0;
 	int attempt, sso = in->set.auth == RHV_AUTH_SSO, rc = VS_ERR;
 
-	rhv_buf_init(&auth, 64 * 1024);
+	vs_buf_init(&auth, 64 * 1024);
 	for (attempt = 0; attempt < 2; attempt++) {
 		size_t nh = 0;
 
@@ -102,17 +102,17 @@ static int rhv_api_do(struct rhv_instance *in, struct vs_http *http,
 			goto out;
 		}
 		if (sso) {
-			if (rhv_session_token(&in->sess, http, &token, &gen,
-					      err))
+			if (pv_cred_token(&in->sess.cred, http, &token, &gen,
+					  err))
 				goto out;
-			rhv_buf_release_secret(&auth);
-			if (rhv_buf_addf(&auth, "Authorization: Bearer %s",
-					 token)) {
+			pv_buf_release_secret(&auth);
+			if (vs_buf_addf(&auth, "Authorization: Bearer %s",
+					token)) {
 				vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 					     "%s: token too large", in->tag);
 				goto out;
 			}
-			rhv_free_secret(token);
+			pv_free_secret(token);
 			token = NULL;
 			headers[nh++] = auth.s;
 		}
@@ -148,13 +148,13 @@ static int rhv_api_do(struct rhv_instance *in, struct vs_http *http,
 			break;
 		in->host->http_response_release(resp);
 		memset(resp, 0, sizeof(*resp));
-		if (rhv_session_refresh(&in->sess, http, gen, err))
+		if (pv_cred_refresh(&in->sess.cred, http, gen, err))
 			goto out;
 	}
 	rc = VS_OK;
 out:
-	rhv_free_secret(token);
-	rhv_buf_release_secret(&auth);
+	pv_free_secret(token);
+	pv_buf_release_secret(&auth);
 	return rc;
 }
 
@@ -208,7 +208,7 @@ static const char *rhv_what(char *dst, size_t sz, const char *verb,
 	char name[96];
 
 	snprintf(dst, sz, "%s of '%s'", verb,
-		 rhv_clean(name, sizeof(name), vm->name ? vm->name : vm->id));
+		 pv_clean_ws(name, sizeof(name), vm->name ? vm->name : vm->id));
 	return dst;
 }
 
@@ -261,76 +261,6 @@ static int rhv_get(struct rhv_instance *in, struct vs_http *http,
 
 /* ------------------------------------------------------------------ */
 /* Listing.                                                             */
-
-/* A set of VM ids seen so far in one listing (open addressing). */
-struct rhv_idset {
-	char **slots;
-	size_t n, cap;
-};
-
-static uint64_t rhv_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static void rhv_idset_release(struct rhv_idset *set)
-{
-	size_t i;
-
-	for (i = 0; i < set->cap; i++)
-		free(set->slots[i]);
-	free(set->slots);
-	memset(set, 0, sizeof(*set));
-}
-
-static int rhv_idset_has(const struct rhv_idset *set, const char *id)
-{
-	size_t i;
-
-	if (!set->cap)
-		return 0;
-	for (i = rhv_hash(id) & (set->cap - 1); set->slots[i];
-	     i = (i + 1) & (set->cap - 1))
-		if (strcmp(set->slots[i], id) == 0)
-			return 1;
-	return 0;
-}
-
-/* Add id (not present yet): 0, or -1 when out of memory. */
-static int rhv_idset_add(struct rhv_idset *set, const char *id)
-{
-	size_t i;
-
-	if ((set->n + 1) * 2 > set->cap) {
-		size_t nc = set->cap ? set->cap * 2 : 1024, j;
-		char **ns = calloc(nc, sizeof(*ns));
-
-		if (!ns)
-			return -1;
-		for (j = 0; j < set->cap; j++) {
-			if (!set->slots[j])
-				continue;
-			for (i = rhv_hash(set->slots[j]) & (nc - 1); ns[i];
-			     i = (i + 1) & (nc - 1))
-				;
-			ns[i] = set->slots[j];
-		}
-		free(set->slots);
-		set->slots = ns;
-		set->cap = nc;
-	}
-	for (i = rhv_hash(id) & (set->cap - 1); set->slots[i];
-	     i = (i + 1) & (set->cap - 1))
-		;
-	if (!(set->slots[i] = strdup(id)))
-		return -1;
-	set->n++;
-	return 0;
-}
 
 /* Read the tags of the VMs the listing did not inline them for. */
 static int rhv_fetch_tags(struct rhv_instance *in, struct vs_http *http,
@@ -396,7 +326,7 @@ static int rhv_walk(struct rhv_instance *in, struct vs_http *http,
 {
 	struct vs_http_response resp;
 	struct rhv_page page;
-	struct rhv_idset seen;
+	struct pv_strmap seen; /* ids, with no values */
 	char *url = NULL;
 	long k;
 	int have_resp = 0, rc = VS_ERR;
@@ -436,11 +366,14 @@ static int rhv_walk(struct rhv_instance *in, struct vs_http *http,
 				      "(kept): %s",
 				      page.skipped, page.skip_reason);
 		for (i = 0, m = 0; i < page.n; i++) {
-			if (rhv_idset_has(&seen, page.items[i].id)) {
+			int dup;
+
+			pv_strmap_get(&seen, page.items[i].id, &dup);
+			if (dup) {
 				vs_vm_release(&page.items[i]);
 				continue;
 			}
-			if (rhv_idset_add(&seen, page.items[i].id))
+			if (pv_strmap_put(&seen, page.items[i].id, NULL))
 				goto nomem;
 			fresh++;
 			page.items[m] = page.items[i];
@@ -479,7 +412,7 @@ out:
 	if (have_resp)
 		in->host->http_response_release(&resp);
 	rhv_page_release(&page);
-	rhv_idset_release(&seen);
+	pv_strmap_release(&seen);
 	free(url);
 	return rc;
 }
@@ -606,13 +539,13 @@ static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 			vs_error_set(err, VS_EC_PROTECTED, 0, 0,
 				     "%s: '%s' has delete protection enabled",
 				     in->tag,
-				     rhv_clean(name, sizeof(name), vm->name));
+				     pv_clean_ws(name, sizeof(name), vm->name));
 			return VS_OK;
 		}
 		st = cur.status ? cur.status : "";
-		rhv_clean(status, sizeof(status), st);
+		pv_clean_ws(status, sizeof(status), st);
 		if (rhv_status_deletable(st) ||
-		    (in->set.force && rhv_streq_ci(st, "image_locked"))) {
+		    (in->set.force && pv_streq_ci(st, "image_locked"))) {
 			vs_vm_release(&cur);
 			return VS_OK;
 		}
@@ -623,7 +556,7 @@ static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 			return VS_ERR;
 		}
 		if (!rhv_status_transient(status) &&
-		    (stops == 0 || (!rhv_streq_ci(status, "powering_down") &&
+		    (stops == 0 || (!pv_streq_ci(status, "powering_down") &&
 				    since_stop >= RHV_RESTOP_POLLS &&
 				    stops < RHV_MAX_STOPS))) {
 			/* Running, paused, suspended, not responding. */
@@ -648,7 +581,7 @@ static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 		if (rhv_now_ms() >= deadline) {
 			return vs_error_set(
 				err,
-				rhv_streq_ci(status, "image_locked")
+				pv_streq_ci(status, "image_locked")
 					? VS_EC_LOCKED
 					: VS_EC_TIMEOUT,
 				0, 1,
@@ -776,13 +709,13 @@ static enum vs_confirm_state rhv_judge(struct rhv_instance *in,
 
 	if (!cur)
 		return VS_CONFIRM_GONE;
-	if (!cur->status || rhv_streq_ci(cur->status, "image_locked"))
+	if (!cur->status || pv_streq_ci(cur->status, "image_locked"))
 		return VS_CONFIRM_PENDING;
 	vs_error_set(e, VS_EC_SERVER, 0, 1,
 		     "%s: delete of '%s' did not complete: the VM is back in "
 		     "status %s",
-		     in->tag, rhv_clean(name, sizeof(name), vm->name),
-		     rhv_clean(status, sizeof(status), cur->status));
+		     in->tag, pv_clean_ws(name, sizeof(name), vm->name),
+		     pv_clean_ws(status, sizeof(status), cur->status));
 	return VS_CONFIRM_FAILED;
 }
 

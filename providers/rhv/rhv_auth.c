@@ -2,17 +2,9 @@
  * rhv_auth.c - the engine's SSO token, shared by every worker of an
  * instance.
  *
- * DESIGN: the token, its expiry and a generation number live under one
- * mutex.  A worker copies the token and remembers its generation g before
- * a request.  When the engine refuses the token (401), or it is about to
- * expire, the worker calls rhv_session_refresh(g).  If the generation has
- * moved on since g, someone already obtained a new token and the worker
- * just retries.  Otherwise the first such worker becomes the refresher:
- * it marks the session refreshing, drops the lock and asks the SSO
- * service; every other worker that arrives for g waits on the condition
- * variable and then shares the outcome, success or failure.  So a burst
- * of 401s from many workers costs the engine one login, not one per
- * worker.  No lock is held across HTTP.
+ * The sharing (one new login for a burst of 401s, a refusal shared, the
+ * renewal before "exp") is common/pv_cred.c's; this file talks to the
+ * SSO service.  No lock is held across HTTP.
  *
  * The SSO service has no refresh grant (api/README.md §B.1): a new token
  * is a new password login.  HTTP Basic (auth: basic) needs no session at
@@ -22,10 +14,17 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-/* Renew this long before the token's "exp". */
-#define RHV_EXPIRY_MARGIN_S 60
+static int rhv_relogin(void *ctx, struct vs_http *http, char **token,
+		       int64_t *expires_at, struct vs_error *err);
+
+static const struct pv_cred_ops rhv_cred_ops = {
+	.login = rhv_relogin,
+	.failed = "SSO login failed",
+	.renewed_level = VS_LOG_DEBUG,
+	.renewed = "obtained a new SSO token",
+	.noun = "token",
+};
 
 int rhv_session_init(struct rhv_session *s, const struct vs_host *host,
 		     const char *tag, const struct rhv_settings *set,
@@ -35,15 +34,9 @@ int rhv_session_init(struct rhv_session *s, const struct vs_host *host,
 	s->host = host;
 	s->tag = tag;
 	s->set = set;
-	s->expires_at = VS_TIME_UNKNOWN;
-	if (pthread_mutex_init(&s->lock, NULL))
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-				    "%s: cannot create a mutex", tag);
-	if (pthread_cond_init(&s->cond, NULL)) {
-		pthread_mutex_destroy(&s->lock);
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-				    "%s: cannot create a condition variable",
-				    tag);
+	if (pv_cred_init(&s->cred, host, tag, &rhv_cred_ops, s, err)) {
+		s->host = NULL;
+		return VS_ERR;
 	}
 	return VS_OK;
 }
@@ -93,7 +86,7 @@ static int rhv_authenticate(struct rhv_session *s, struct vs_http *http,
 out:
 	if (have_resp)
 		s->host->http_response_release(&resp);
-	rhv_free_secret(body);
+	pv_free_secret(body);
 	return rc;
 }
 
@@ -105,113 +98,22 @@ int rhv_session_login(struct rhv_session *s, struct vs_http *http,
 	memset(&t, 0, sizeof(t));
 	if (rhv_authenticate(s, http, &t, err))
 		return VS_ERR;
-	pthread_mutex_lock(&s->lock);
-	rhv_free_secret(s->token);
-	s->token = t.access_token;
-	s->expires_at = t.expires_at;
-	s->gen++;
-	pthread_mutex_unlock(&s->lock);
+	pv_cred_set(&s->cred, t.access_token, t.expires_at);
 	return VS_OK;
 }
 
-static int rhv_expiring_nolock(const struct rhv_session *s)
+/* A new token for every worker (pv_cred's login callback). */
+static int rhv_relogin(void *ctx, struct vs_http *http, char **token,
+		       int64_t *expires_at, struct vs_error *err)
 {
-	return s->expires_at != VS_TIME_UNKNOWN &&
-	       (int64_t)time(NULL) >= s->expires_at - RHV_EXPIRY_MARGIN_S;
-}
-
-int rhv_session_refresh(struct rhv_session *s, struct vs_http *http,
-			unsigned long gen, struct vs_error *err)
-{
+	struct rhv_session *s = ctx;
 	struct rhv_token t;
-	struct vs_error aerr;
-	unsigned long mine;
-	int rc;
-
-	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		if (s->gen != gen) {
-			pthread_mutex_unlock(&s->lock);
-			return VS_OK;
-		}
-		if (s->dead && s->dead_gen == gen)
-			goto shared_failure;
-		if (!s->refreshing)
-			break;
-		/* Wait for the login in flight and share its outcome. */
-		mine = s->attempts_started;
-		while (s->attempts_done < mine)
-			pthread_cond_wait(&s->cond, &s->lock);
-		if (s->gen == gen)
-			goto shared_failure;
-	}
-	s->refreshing = 1;
-	mine = ++s->attempts_started;
-	pthread_mutex_unlock(&s->lock);
 
 	memset(&t, 0, sizeof(t));
-	vs_error_clear(&aerr);
-	rc = rhv_authenticate(s, http, &t, &aerr);
-
-	pthread_mutex_lock(&s->lock);
-	if (rc == VS_OK) {
-		rhv_free_secret(s->token);
-		s->token = t.access_token;
-		s->expires_at = t.expires_at;
-		s->gen++;
-	} else {
-		if (aerr.cls == VS_EC_NONE)
-			vs_error_set(&aerr, VS_EC_INTERNAL, 0, 0,
-				     "%s: SSO login failed", s->tag);
-		s->last_err = aerr;
-		/*
-		 * The engine said no for good (a changed password): later
-		 * workers share that instead of asking again.  A transient
-		 * failure is shared only by those waiting now.
-		 */
-		if (!aerr.retryable) {
-			s->dead = 1;
-			s->dead_gen = gen;
-		}
-	}
-	s->attempts_done = mine;
-	s->refreshing = 0;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	if (rc)
-		vs_error_set(err, aerr.cls, aerr.http_status, aerr.retryable,
-			     "%s", aerr.message);
-	else
-		s->host->log(VS_LOG_DEBUG, s->tag, "obtained a new SSO token");
-	return rc;
-
-shared_failure:
-	aerr = s->last_err;
-	pthread_mutex_unlock(&s->lock);
-	return vs_error_set(err, aerr.cls, aerr.http_status, aerr.retryable,
-			    "%s", aerr.message);
-}
-
-int rhv_session_token(struct rhv_session *s, struct vs_http *http, char **token,
-		      unsigned long *gen, struct vs_error *err)
-{
-	unsigned long g;
-	int expiring;
-
-	*token = NULL;
-	pthread_mutex_lock(&s->lock);
-	g = s->gen;
-	expiring = rhv_expiring_nolock(s);
-	pthread_mutex_unlock(&s->lock);
-	if (expiring && rhv_session_refresh(s, http, g, err))
+	if (rhv_authenticate(s, http, &t, err))
 		return VS_ERR;
-	pthread_mutex_lock(&s->lock);
-	*gen = s->gen;
-	*token = s->token ? strdup(s->token) : NULL;
-	pthread_mutex_unlock(&s->lock);
-	if (!*token)
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-				    "%s: no token (out of memory?)", s->tag);
+	*token = t.access_token;
+	*expires_at = t.expires_at;
 	return VS_OK;
 }
 
@@ -219,7 +121,7 @@ void rhv_session_release(struct rhv_session *s, struct vs_http *http)
 {
 	if (!s || !s->host)
 		return;
-	if (http && s->token) {
+	if (http && s->cred.token) {
 		/*
 		 * Log out (what the engine's own SDKs do on close): the SSO
 		 * session would otherwise live on until its idle timeout.
@@ -230,7 +132,7 @@ void rhv_session_release(struct rhv_session *s, struct vs_http *http)
 		struct vs_http_request req;
 		struct vs_http_response resp;
 		struct vs_error err;
-		char *body = rhv_logout_body(s->token);
+		char *body = rhv_logout_body(s->cred.token);
 
 		if (body) {
 			memset(&req, 0, sizeof(req));
@@ -248,11 +150,9 @@ void rhv_session_release(struct rhv_session *s, struct vs_http *http)
 			req.max_body = 64 * 1024;
 			if (s->host->http_do(http, &req, &resp, &err) == 0)
 				s->host->http_response_release(&resp);
-			rhv_free_secret(body);
+			pv_free_secret(body);
 		}
 	}
-	rhv_free_secret(s->token);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->lock);
+	pv_cred_release(&s->cred);
 	memset(s, 0, sizeof(*s));
 }

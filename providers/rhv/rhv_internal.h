@@ -6,7 +6,9 @@
  *   rhv_auth.c   the SSO token every worker shares, and its renewal
  *   rhv_parse.c  pure work: settings from the provider keys, URLs, form
  *                bodies, SSO answers, VM collections, tags, fault bodies
- *   rhv_util.c   a capped buffer, percent-encoding, string helpers
+ *
+ * It builds strings in the core's capped struct vs_buf (buf.h) and uses
+ * the helpers our providers share (common/pv_util.h, common/pv_cred.h).
  *
  * Nothing here is exported from the shared object: the version script
  * keeps only vmsweep_provider, and the pragma below makes every name in
@@ -25,6 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "common/pv_cred.h"
+#include "common/pv_util.h"
 #include "provider.h"
 
 #pragma GCC visibility push(hidden)
@@ -37,53 +42,6 @@
 #define RHV_MSG_MAX 240
 /* Used when the configuration gives no delete timeout. */
 #define RHV_DEFAULT_DELETE_TIMEOUT_MS (10L * 60 * 1000)
-
-/* ------------------------------------------------------------------ */
-/* rhv_util.c                                                           */
-
-#define RHV_BUF_TOO_BIG (-2)
-#define RHV_BUF_NOMEM	(-3)
-
-/* A growable NUL-terminated string with a hard cap (s is never NULL). */
-struct rhv_buf {
-	char *s;
-	size_t len, alloc, cap;
-};
-
-void rhv_buf_init(struct rhv_buf *b, size_t cap);
-void rhv_buf_release(struct rhv_buf *b);
-/* Wipe the bytes, then release; for buffers that held a secret. */
-void rhv_buf_release_secret(struct rhv_buf *b);
-/* Appends: 0, RHV_BUF_TOO_BIG or RHV_BUF_NOMEM; unchanged on failure. */
-int rhv_buf_add(struct rhv_buf *b, const void *data, size_t len);
-int rhv_buf_adds(struct rhv_buf *b, const char *s);
-int rhv_buf_addf(struct rhv_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/*
- * Append s percent-encoded for one URL path segment, query value or form
- * value: everything but ALPHA, DIGIT, '-', '_' and '~' is encoded.  '.'
- * is encoded too, so that an id of ".." can never become a dot segment
- * that a URL normaliser would resolve to the parent collection.
- */
-int rhv_buf_add_pct(struct rhv_buf *b, const char *s);
-/* Hand over the string (caller frees); NULL when out of memory. */
-char *rhv_buf_detach(struct rhv_buf *b);
-
-/* strdup that accepts NULL (and returns NULL for it). */
-char *rhv_strdup(const char *s);
-/* Free a string after overwriting it; for passwords and tokens. */
-void rhv_free_secret(char *s);
-/*
- * Copy untrusted text (a VM name, an engine's message) into dst for a
- * one-line message: line breaks and tabs become spaces, other control
- * bytes '?', and the copy is cut at dstsz - 1 bytes (with "..." when
- * cut).  Returns dst.
- */
-const char *rhv_clean(char *dst, size_t dstsz, const char *s);
-/* Case-insensitive ASCII equality; NULL equals only NULL. */
-int rhv_streq_ci(const char *a, const char *b);
-/* Case-insensitive ASCII substring test. */
-int rhv_contains_ci(const char *hay, const char *needle);
 
 /* ------------------------------------------------------------------ */
 /* rhv_parse.c: settings and URLs.                                      */
@@ -149,7 +107,7 @@ char *rhv_list_url(const char *api, long max, const char *search, long page,
  */
 char *rhv_vm_url(const char *api, const char *id, const char *suffix);
 
-/* The SSO form bodies (caller frees with rhv_free_secret); NULL: OOM. */
+/* The SSO form bodies (caller frees with pv_free_secret); NULL: OOM. */
 char *rhv_sso_body(const char *username, const char *password);
 char *rhv_logout_body(const char *token);
 
@@ -257,19 +215,13 @@ struct rhv_session {
 	const struct vs_host *host;
 	const char *tag;		/* the instance name */
 	const struct rhv_settings *set; /* borrowed from the instance */
-
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	/* Under lock: */
-	char *token;
-	int64_t expires_at;
-	unsigned long gen; /* bumped by each successful authentication */
-	int refreshing;	   /* a worker is re-authenticating */
-	unsigned long attempts_started, attempts_done;
-	struct vs_error last_err; /* why the last refresh failed */
-	/* A refused refresh (bad credentials) is final for its gen. */
-	int dead;
-	unsigned long dead_gen;
+	/*
+	 * The SSO token all workers share: copy it with pv_cred_token(),
+	 * and on a 401 obtain a new one once for all of them with
+	 * pv_cred_refresh() (common/pv_cred.h); a token that expires within
+	 * a minute is renewed before use.
+	 */
+	struct pv_cred cred;
 };
 
 int rhv_session_init(struct rhv_session *s, const struct vs_host *host,
@@ -281,21 +233,6 @@ void rhv_session_release(struct rhv_session *s, struct vs_http *http);
 /* Obtain the first token (open). */
 int rhv_session_login(struct rhv_session *s, struct vs_http *http,
 		      struct vs_error *err);
-
-/*
- * A copy of the current token (caller frees with rhv_free_secret) and its
- * generation.  When the token expires within a minute, renew it first.
- */
-int rhv_session_token(struct rhv_session *s, struct vs_http *http, char **token,
-		      unsigned long *gen, struct vs_error *err);
-
-/*
- * The token of generation gen was refused: obtain a new one once for all
- * workers.  The first caller for gen asks the engine; the others wait and
- * share its result.  0 when a newer token is in place.
- */
-int rhv_session_refresh(struct rhv_session *s, struct vs_http *http,
-			unsigned long gen, struct vs_error *err);
 
 #pragma GCC visibility pop
 

@@ -78,14 +78,14 @@ void rhv_urls_release(struct rhv_urls *u)
 
 static char *rhv_join(const char *a, const char *b)
 {
-	struct rhv_buf buf;
+	struct vs_buf buf;
 
-	rhv_buf_init(&buf, 64 * 1024);
-	if (rhv_buf_adds(&buf, a) || rhv_buf_adds(&buf, b)) {
-		rhv_buf_release(&buf);
+	vs_buf_init(&buf, 64 * 1024);
+	if (vs_buf_adds(&buf, a) || vs_buf_adds(&buf, b)) {
+		vs_buf_release(&buf);
 		return NULL;
 	}
-	return rhv_buf_detach(&buf);
+	return vs_buf_detach(&buf, NULL);
 }
 
 int rhv_urls_make(const char *url, struct rhv_urls *out)
@@ -148,66 +148,66 @@ fail:
 char *rhv_list_url(const char *api, long max, const char *search, long page,
 		   int follow_tags)
 {
-	struct rhv_buf b, q;
+	struct vs_buf b, q;
 	char *url = NULL;
 
-	rhv_buf_init(&b, 64 * 1024);
-	rhv_buf_init(&q, 64 * 1024);
+	vs_buf_init(&b, 64 * 1024);
+	vs_buf_init(&q, 64 * 1024);
 	/* The page clause ends the query, after any sortby the user wrote. */
-	if (search && *search && rhv_buf_addf(&q, "%s ", search))
+	if (search && *search && vs_buf_addf(&q, "%s ", search))
 		goto out;
-	if (rhv_buf_addf(&q, "page %ld", page) ||
-	    rhv_buf_addf(&b, "%s/vms?max=%ld&search=", api, max) ||
-	    rhv_buf_add_pct(&b, q.s) ||
-	    (follow_tags && rhv_buf_adds(&b, "&follow=tags")))
+	if (vs_buf_addf(&q, "page %ld", page) ||
+	    vs_buf_addf(&b, "%s/vms?max=%ld&search=", api, max) ||
+	    vs_buf_add_pct(&b, q.s) ||
+	    (follow_tags && vs_buf_adds(&b, "&follow=tags")))
 		goto out;
-	url = rhv_buf_detach(&b);
+	url = vs_buf_detach(&b, NULL);
 out:
-	rhv_buf_release(&b);
-	rhv_buf_release(&q);
+	vs_buf_release(&b);
+	vs_buf_release(&q);
 	return url;
 }
 
 char *rhv_vm_url(const char *api, const char *id, const char *suffix)
 {
-	struct rhv_buf b;
+	struct vs_buf b;
 
-	rhv_buf_init(&b, 64 * 1024);
-	if (rhv_buf_adds(&b, api) || rhv_buf_adds(&b, "/vms/") ||
-	    rhv_buf_add_pct(&b, id) || rhv_buf_adds(&b, suffix)) {
-		rhv_buf_release(&b);
+	vs_buf_init(&b, 64 * 1024);
+	if (vs_buf_adds(&b, api) || vs_buf_adds(&b, "/vms/") ||
+	    vs_buf_add_pct(&b, id) || vs_buf_adds(&b, suffix)) {
+		vs_buf_release(&b);
 		return NULL;
 	}
-	return rhv_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 }
 
 char *rhv_sso_body(const char *username, const char *password)
 {
-	struct rhv_buf b;
+	struct vs_buf b;
 
-	rhv_buf_init(&b, 64 * 1024);
-	if (rhv_buf_adds(&b, "grant_type=password&scope=ovirt-app-api"
-			     "&username=") ||
-	    rhv_buf_add_pct(&b, username ? username : "") ||
-	    rhv_buf_adds(&b, "&password=") ||
-	    rhv_buf_add_pct(&b, password ? password : "")) {
-		rhv_buf_release_secret(&b);
+	vs_buf_init(&b, 64 * 1024);
+	if (vs_buf_adds(&b, "grant_type=password&scope=ovirt-app-api"
+			    "&username=") ||
+	    vs_buf_add_pct(&b, username ? username : "") ||
+	    vs_buf_adds(&b, "&password=") ||
+	    vs_buf_add_pct(&b, password ? password : "")) {
+		pv_buf_release_secret(&b);
 		return NULL;
 	}
-	return rhv_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 }
 
 char *rhv_logout_body(const char *token)
 {
-	struct rhv_buf b;
+	struct vs_buf b;
 
-	rhv_buf_init(&b, 64 * 1024);
-	if (rhv_buf_adds(&b, "scope=ovirt-app-api&token=") ||
-	    rhv_buf_add_pct(&b, token ? token : "")) {
-		rhv_buf_release_secret(&b);
+	vs_buf_init(&b, 64 * 1024);
+	if (vs_buf_adds(&b, "scope=ovirt-app-api&token=") ||
+	    vs_buf_add_pct(&b, token ? token : "")) {
+		pv_buf_release_secret(&b);
 		return NULL;
 	}
-	return rhv_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -219,7 +219,7 @@ void rhv_settings_release(struct rhv_settings *s)
 		return;
 	rhv_urls_release(&s->urls);
 	free(s->username);
-	rhv_free_secret(s->password);
+	pv_free_secret(s->password);
 	free(s->ca_file);
 	free(s->search);
 	memset(s, 0, sizeof(*s));
@@ -404,7 +404,7 @@ static int rhv_json_flag(const json_t *v)
 {
 	if (!v || json_is_null(v) || json_is_false(v))
 		return 0;
-	if (json_is_string(v) && rhv_streq_ci(json_string_value(v), "false"))
+	if (json_is_string(v) && pv_streq_ci(json_string_value(v), "false"))
 		return 0;
 	return 1;
 }
@@ -421,12 +421,12 @@ static const char *rhv_unbracket(char *dst, size_t dstsz, const char *text)
 		char *inner = strndup(text + 1, n - 2);
 
 		if (inner) {
-			rhv_clean(dst, dstsz, inner);
+			pv_clean_ws(dst, dstsz, inner);
 			free(inner);
 			return dst;
 		}
 	}
-	return rhv_clean(dst, dstsz, text);
+	return pv_clean_ws(dst, dstsz, text);
 }
 
 static const char *rhv_fault_text(const json_t *root)
@@ -470,14 +470,14 @@ enum rhv_fault_kind rhv_fault_kind(const char *m)
 {
 	if (!m)
 		return RHV_FAULT_OTHER;
-	if (rhv_contains_ci(m, "delete protection"))
+	if (pv_contains_ci(m, "delete protection"))
 		return RHV_FAULT_PROTECTED;
-	if (rhv_contains_ci(m, "locked"))
+	if (pv_contains_ci(m, "locked"))
 		return RHV_FAULT_LOCKED;
-	if (rhv_contains_ci(m, "is running") ||
-	    rhv_contains_ci(m, "is not down") ||
-	    rhv_contains_ci(m, "state is not down") ||
-	    rhv_contains_ci(m, "stop the vm first"))
+	if (pv_contains_ci(m, "is running") ||
+	    pv_contains_ci(m, "is not down") ||
+	    pv_contains_ci(m, "state is not down") ||
+	    pv_contains_ci(m, "stop the vm first"))
 		return RHV_FAULT_RUNNING;
 	return RHV_FAULT_OTHER;
 }
@@ -486,7 +486,7 @@ int rhv_action_failed(const char *body, size_t len, char *msg, size_t msgsz)
 {
 	json_t *root = rhv_json_load(body, len);
 	const char *st = rhv_json_str(root, "status");
-	int failed = st && rhv_streq_ci(st, "failed");
+	int failed = st && pv_streq_ci(st, "failed");
 	const char *t;
 
 	if (msgsz)
@@ -503,7 +503,7 @@ void rhv_token_release(struct rhv_token *t)
 {
 	if (!t)
 		return;
-	rhv_free_secret(t->access_token);
+	pv_free_secret(t->access_token);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -597,11 +597,11 @@ enum vs_power rhv_power(const char *st)
 	if (!st)
 		return VS_POWER_UNKNOWN;
 	for (i = 0; i < sizeof(on) / sizeof(on[0]); i++)
-		if (rhv_streq_ci(st, on[i]))
+		if (pv_streq_ci(st, on[i]))
 			return VS_POWER_ON;
-	if (rhv_streq_ci(st, "down"))
+	if (pv_streq_ci(st, "down"))
 		return VS_POWER_OFF;
-	if (rhv_streq_ci(st, "suspended") || rhv_streq_ci(st, "paused"))
+	if (pv_streq_ci(st, "suspended") || pv_streq_ci(st, "paused"))
 		return VS_POWER_SUSPENDED;
 	return VS_POWER_UNKNOWN;
 }
@@ -615,15 +615,14 @@ int rhv_status_transient(const char *st)
 	size_t i;
 
 	for (i = 0; st && i < sizeof(tr) / sizeof(tr[0]); i++)
-		if (rhv_streq_ci(st, tr[i]))
+		if (pv_streq_ci(st, tr[i]))
 			return 1;
 	return 0;
 }
 
 int rhv_status_deletable(const char *st)
 {
-	return st &&
-	       (rhv_streq_ci(st, "down") || rhv_streq_ci(st, "unassigned"));
+	return st && (pv_streq_ci(st, "down") || pv_streq_ci(st, "unassigned"));
 }
 
 static int rhv_dup(char **dst, const char *s)
@@ -708,7 +707,7 @@ static int rhv_read_text(const json_t *o, struct vs_vm *vm)
 {
 	const char *d = rhv_json_str(o, "description");
 	const char *c = rhv_json_str(o, "comment");
-	struct rhv_buf b;
+	struct vs_buf b;
 
 	if (d && !*d)
 		d = NULL;
@@ -716,13 +715,13 @@ static int rhv_read_text(const json_t *o, struct vs_vm *vm)
 		c = NULL;
 	if (!d && !c)
 		return 0;
-	rhv_buf_init(&b, 0);
-	if ((d && rhv_buf_adds(&b, d)) || (d && c && rhv_buf_adds(&b, "\n")) ||
-	    (c && rhv_buf_adds(&b, c))) {
-		rhv_buf_release(&b);
+	vs_buf_init(&b, 0);
+	if ((d && vs_buf_adds(&b, d)) || (d && c && vs_buf_adds(&b, "\n")) ||
+	    (c && vs_buf_adds(&b, c))) {
+		vs_buf_release(&b);
 		return -1;
 	}
-	vm->description = rhv_buf_detach(&b);
+	vm->description = vs_buf_detach(&b, NULL);
 	return vm->description ? 0 : -1;
 }
 

@@ -53,22 +53,22 @@ static int vmw_send(struct vmw_instance *in, struct vs_http *http,
 		    struct vs_http_response *resp, struct vs_error *err)
 {
 	struct vs_http_request req;
-	struct vmw_buf auth, url;
+	struct vs_buf auth, url;
 	const char *headers[4];
 	struct vs_error e;
 	size_t nh = 0;
 	int rc = VS_ERR;
 
-	vmw_buf_init(&auth, 64 * 1024);
-	vmw_buf_init(&url, 0);
+	vs_buf_init(&auth, 64 * 1024);
+	vs_buf_init(&url, 0);
 	memset(resp, 0, sizeof(*resp));
 	if (in->host->cancelled()) {
 		vs_error_set(err, VS_EC_CANCELLED, 0, 0, "%s: %s: stopped",
 			     in->tag, what);
 		goto out;
 	}
-	if (vmw_buf_addf(&auth, "%s: %s", VMW_SESSION_HEADER, token) ||
-	    vmw_buf_adds(&url, in->base) || vmw_buf_adds(&url, path)) {
+	if (vs_buf_addf(&auth, "%s: %s", VMW_SESSION_HEADER, token) ||
+	    vs_buf_adds(&url, in->base) || vs_buf_adds(&url, path)) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: %s: out of memory",
 			     in->tag, what);
 		goto out;
@@ -103,8 +103,8 @@ static int vmw_send(struct vmw_instance *in, struct vs_http *http,
 	}
 	rc = VS_OK;
 out:
-	vmw_buf_release_secret(&auth);
-	vmw_buf_release(&url);
+	pv_buf_release_secret(&auth);
+	vs_buf_release(&url);
 	return rc;
 }
 
@@ -118,12 +118,12 @@ int vmw_do_token(struct vmw_instance *in, struct vs_http *http,
 	int rc;
 
 	if (!token) {
-		if (vmw_session_token(&in->sess, &own, &gen, err))
+		if (pv_cred_token(&in->sess.cred, http, &own, &gen, err))
 			return VS_ERR;
 		token = own;
 	}
 	rc = vmw_send(in, http, method, path, body, token, what, resp, err);
-	vmw_free_secret(own);
+	pv_free_secret(own);
 	return rc;
 }
 
@@ -142,11 +142,11 @@ int vmw_do(struct vmw_instance *in, struct vs_http *http, const char *method,
 	 * generation, so a second re-login is still one per expiry.
 	 */
 	for (attempt = 0; attempt < VMW_MAX_LOGINS_PER_CALL + 1; attempt++) {
-		if (vmw_session_token(&in->sess, &token, &gen, err))
+		if (pv_cred_token(&in->sess.cred, http, &token, &gen, err))
 			goto out;
 		rc = vmw_send(in, http, method, path, body, token, what, resp,
 			      err);
-		vmw_free_secret(token);
+		pv_free_secret(token);
 		token = NULL;
 		if (rc || resp->status != 401 ||
 		    attempt == VMW_MAX_LOGINS_PER_CALL)
@@ -154,11 +154,11 @@ int vmw_do(struct vmw_instance *in, struct vs_http *http, const char *method,
 		in->host->http_response_release(resp);
 		memset(resp, 0, sizeof(*resp));
 		rc = VS_ERR;
-		if (vmw_session_refresh(&in->sess, http, gen, err))
+		if (pv_cred_refresh(&in->sess.cred, http, gen, err))
 			goto out;
 	}
 out:
-	vmw_free_secret(token);
+	pv_free_secret(token);
 	return rc;
 }
 
@@ -184,7 +184,7 @@ static const char *vmw_what(char *dst, size_t sz, const char *verb,
 	char name[96];
 
 	snprintf(dst, sz, "%s of '%s'", verb,
-		 vmw_clean(name, sizeof(name), vm->name ? vm->name : vm->id));
+		 pv_clean(name, sizeof(name), vm->name ? vm->name : vm->id));
 	return dst;
 }
 
@@ -192,17 +192,16 @@ static const char *vmw_what(char *dst, size_t sz, const char *verb,
 static char *vmw_vm_path(struct vmw_instance *in, const char *id,
 			 const char *suffix)
 {
-	struct vmw_buf b;
+	struct vs_buf b;
 
-	vmw_buf_init(&b, 64 * 1024);
-	if (vmw_buf_adds(&b,
-			 vmw_session_legacy(&in->sess) ? "/rest" : "/api") ||
-	    vmw_buf_adds(&b, "/vcenter/vm/") || vmw_buf_add_pct(&b, id) ||
-	    vmw_buf_adds(&b, suffix)) {
-		vmw_buf_release(&b);
+	vs_buf_init(&b, 64 * 1024);
+	if (vs_buf_adds(&b, vmw_session_legacy(&in->sess) ? "/rest" : "/api") ||
+	    vs_buf_adds(&b, "/vcenter/vm/") || vs_buf_add_pct(&b, id) ||
+	    vs_buf_adds(&b, suffix)) {
+		vs_buf_release(&b);
 		return NULL;
 	}
-	return vmw_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 }
 
 static int vmw_check_vm(struct vmw_instance *in, const struct vs_vm *vm,
@@ -479,11 +478,11 @@ static void vmw_close(void *state, struct vs_http *http)
 	vmw_ids_free(in->datacenters, in->n_datacenters);
 	vmw_ids_free(in->clusters, in->n_clusters);
 	vmw_ids_free(in->folders, in->n_folders);
-	vmw_strmap_release(&in->tag_names);
-	vmw_strmap_release(&in->tag_category);
-	vmw_strmap_release(&in->category_names);
-	vmw_free_secret(in->vi_token);
-	vmw_free_secret(in->password);
+	pv_strmap_release(&in->tag_names);
+	pv_strmap_release(&in->tag_category);
+	pv_strmap_release(&in->category_names);
+	pv_free_secret(in->vi_token);
+	pv_free_secret(in->password);
 	free(in->vi_release);
 	free(in->user);
 	free(in->ca_file);

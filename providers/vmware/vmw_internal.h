@@ -10,8 +10,10 @@
  *                  CIS tags, VI/JSON creation dates
  *   vmw_parse.c    pure JSON work: tokens, error envelopes, VM summaries,
  *                  power, folders and hosts, tag associations, VI/JSON
- *   vmw_util.c     a capped buffer, percent-encoding, string helpers, a
- *                  string map and an id set
+ *   vmw_util.c     an id set over a listing
+ *
+ * It builds strings in the core's capped struct vs_buf (buf.h) and uses
+ * the helpers our providers share (common/pv_util.h, common/pv_cred.h).
  *
  * Nothing here is exported from the shared object: the version script
  * keeps only vmsweep_provider, and the pragma below makes every name in
@@ -32,6 +34,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "common/pv_cred.h"
+#include "common/pv_util.h"
 #include "provider.h"
 
 #pragma GCC visibility push(hidden)
@@ -49,59 +54,6 @@
 
 /* ------------------------------------------------------------------ */
 /* vmw_util.c                                                           */
-
-#define VMW_BUF_TOO_BIG (-2)
-#define VMW_BUF_NOMEM	(-3)
-
-/* A growable NUL-terminated string with a hard cap (s is never NULL). */
-struct vmw_buf {
-	char *s;
-	size_t len, alloc, cap;
-};
-
-void vmw_buf_init(struct vmw_buf *b, size_t cap);
-void vmw_buf_release(struct vmw_buf *b);
-/* Release after overwriting the contents; for headers holding a token. */
-void vmw_buf_release_secret(struct vmw_buf *b);
-/* Appends: 0, VMW_BUF_TOO_BIG or VMW_BUF_NOMEM; unchanged on failure. */
-int vmw_buf_add(struct vmw_buf *b, const void *data, size_t len);
-int vmw_buf_adds(struct vmw_buf *b, const char *s);
-int vmw_buf_addf(struct vmw_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/*
- * Append s percent-encoded for one path segment or query value:
- * everything but ALPHA, DIGIT, '-', '_' and '~' is encoded ('.' too, so
- * that an id of ".." never becomes a dot segment).
- */
-int vmw_buf_add_pct(struct vmw_buf *b, const char *s);
-/* Hand over the string (caller frees); NULL when out of memory. */
-char *vmw_buf_detach(struct vmw_buf *b);
-
-/* strdup that accepts NULL (and returns NULL for it). */
-char *vmw_strdup(const char *s);
-/* Free a string after overwriting it; for passwords and tokens. */
-void vmw_free_secret(char *s);
-/*
- * Copy untrusted text into dst for a one-line message: control bytes
- * become '?', and the copy is cut at dstsz - 1 bytes (with "..." when
- * cut).  Returns dst.
- */
-const char *vmw_clean(char *dst, size_t dstsz, const char *s);
-/* Case-insensitive ASCII equality; NULL equals only NULL. */
-int vmw_streq_ci(const char *a, const char *b);
-uint64_t vmw_hash(const char *s);
-
-/* A map from string to string (both owned copies). */
-struct vmw_strmap {
-	char **keys, **values;
-	size_t n, cap; /* cap is 0 or a power of two */
-};
-void vmw_strmap_release(struct vmw_strmap *m);
-/* The value for key, or NULL; *found says whether the key is there. */
-const char *vmw_strmap_get(const struct vmw_strmap *m, const char *key,
-			   int *found);
-/* Insert or replace (value may be NULL); 0, or VS_ERR out of memory. */
-int vmw_strmap_put(struct vmw_strmap *m, const char *key, const char *value);
 
 /*
  * A set of VM ids naming entries of a struct vs_vm_list by index, so
@@ -153,7 +105,7 @@ int vmw_fault_too_many(long status, const struct vmw_fault *f);
  * The session token of a login answer: a bare JSON string (/api) or
  * {"value": "..."} (/rest).  It must be printable ASCII without spaces,
  * since it goes into a header.  0 with *token (caller frees with
- * vmw_free_secret), or VS_ERR with class invalid_response.
+ * pv_free_secret), or VS_ERR with class invalid_response.
  */
 int vmw_token_parse(const char *tag, const char *body, size_t len, char **token,
 		    struct vs_error *err);
@@ -234,7 +186,7 @@ int vmw_attached_parse(const char *tag, const char *body, size_t len,
 int vmw_named_parse(const char *tag, const char *body, size_t len, char **name,
 		    char **category_id, struct vs_error *err);
 
-/* {"userName":..., "password":...}; caller frees with vmw_free_secret. */
+/* {"userName":..., "password":...}; caller frees with pv_free_secret. */
 char *vmw_vi_login_body(const char *user, const char *password);
 
 /*
@@ -259,20 +211,17 @@ struct vmw_session {
 	const char *ca_file;
 	int insecure;
 	long timeout_ms;
-
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	/* Under lock: */
-	char *token;
-	/* 1 when the vCenter speaks only /rest; decided by the first login. */
+	/*
+	 * 1 when the vCenter speaks only /rest; decided by the first login
+	 * (open) and fixed after.  Read with vmw_session_legacy().
+	 */
 	int legacy;
-	unsigned long gen; /* bumped by each successful login */
-	int refreshing;
-	unsigned long attempts_started, attempts_done;
-	struct vs_error last_err;
-	int dead; /* the login was refused for good at dead_gen */
-	unsigned long dead_gen;
-	unsigned long relogins; /* for the log */
+	/*
+	 * The session token all workers share: copy it with
+	 * pv_cred_token(), and on a 401 log in again once for all of them
+	 * with pv_cred_refresh() (common/pv_cred.h).
+	 */
+	struct pv_cred cred;
 };
 
 int vmw_session_init(struct vmw_session *s, const struct vs_host *host,
@@ -284,16 +233,7 @@ void vmw_session_release(struct vmw_session *s, struct vs_http *http);
 /* The first login: POST /api/session, or the legacy path on 404. */
 int vmw_session_login(struct vmw_session *s, struct vs_http *http,
 		      struct vs_error *err);
-/* A copy of the token (vmw_free_secret) and its generation. */
-int vmw_session_token(struct vmw_session *s, char **token, unsigned long *gen,
-		      struct vs_error *err);
-/*
- * The token of generation gen was refused: log in again once for all
- * workers.  The first caller for gen logs in; the others wait and share
- * its outcome.  0 when a newer token is in place.
- */
-int vmw_session_refresh(struct vmw_session *s, struct vs_http *http,
-			unsigned long gen, struct vs_error *err);
+/* Whether the session is on the legacy /rest API (safe from any thread). */
 int vmw_session_legacy(struct vmw_session *s);
 
 /* ------------------------------------------------------------------ */
@@ -329,7 +269,7 @@ struct vmw_instance {
 	char *vi_token; /* VMW_VI_OWN */
 
 	/* Tag and category names by id, kept for the instance's life. */
-	struct vmw_strmap tag_names, tag_category, category_names;
+	struct pv_strmap tag_names, tag_category, category_names;
 };
 
 /*

@@ -58,15 +58,15 @@ struct vmw_lister {
 /* Query strings.                                                       */
 
 /* Append "&kind=v" (legacy: "&filter.kind=v") for each value. */
-static int vmw_q(struct vmw_buf *b, int legacy, const char *kind,
+static int vmw_q(struct vs_buf *b, int legacy, const char *kind,
 		 char *const *values, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (vmw_buf_adds(b, b->len && strchr(b->s, '?') ? "&" : "?") ||
-		    vmw_buf_addf(b, "%s%s=", legacy ? "filter." : "", kind) ||
-		    vmw_buf_add_pct(b, values[i]))
+		if (vs_buf_adds(b, b->len && strchr(b->s, '?') ? "&" : "?") ||
+		    vs_buf_addf(b, "%s%s=", legacy ? "filter." : "", kind) ||
+		    vs_buf_add_pct(b, values[i]))
 			return VS_ERR;
 	return VS_OK;
 }
@@ -80,12 +80,12 @@ struct vmw_part {
 static char *vmw_list_path(struct vmw_lister *L, const struct vmw_part *p)
 {
 	struct vmw_instance *in = L->in;
-	struct vmw_buf b;
+	struct vs_buf b;
 	char *one[1];
 
-	vmw_buf_init(&b, 1024 * 1024);
-	if (vmw_buf_adds(&b,
-			 L->legacy ? "/rest/vcenter/vm" : "/api/vcenter/vm") ||
+	vs_buf_init(&b, 1024 * 1024);
+	if (vs_buf_adds(&b,
+			L->legacy ? "/rest/vcenter/vm" : "/api/vcenter/vm") ||
 	    vmw_q(&b, L->legacy, "datacenters", in->datacenters,
 		  in->n_datacenters) ||
 	    vmw_q(&b, L->legacy, "clusters", in->clusters, in->n_clusters))
@@ -108,9 +108,9 @@ static char *vmw_list_path(struct vmw_lister *L, const struct vmw_part *p)
 		if (vmw_q(&b, L->legacy, "hosts", one, 1))
 			goto fail;
 	}
-	return vmw_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 fail:
-	vmw_buf_release(&b);
+	vs_buf_release(&b);
 	return NULL;
 }
 
@@ -171,25 +171,25 @@ static int vmw_fetch_ids(struct vmw_lister *L, const char *path,
 static int vmw_folders(struct vmw_lister *L, struct vs_error *err)
 {
 	struct vmw_instance *in = L->in;
-	struct vmw_buf b;
+	struct vs_buf b;
 	int rc;
 
 	if (L->have_folders)
 		return VS_OK;
-	vmw_buf_init(&b, 1024 * 1024);
-	if (vmw_buf_adds(&b, L->legacy ? "/rest/vcenter/folder"
-				       : "/api/vcenter/folder") ||
-	    vmw_buf_addf(&b, "?%stype=VIRTUAL_MACHINE",
-			 L->legacy ? "filter." : "") ||
+	vs_buf_init(&b, 1024 * 1024);
+	if (vs_buf_adds(&b, L->legacy ? "/rest/vcenter/folder"
+				      : "/api/vcenter/folder") ||
+	    vs_buf_addf(&b, "?%stype=VIRTUAL_MACHINE",
+			L->legacy ? "filter." : "") ||
 	    vmw_q(&b, L->legacy, "datacenters", in->datacenters,
 		  in->n_datacenters)) {
-		vmw_buf_release(&b);
+		vs_buf_release(&b);
 		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 				    "%s: out of memory", in->tag);
 	}
 	rc = vmw_fetch_ids(L, b.s, "folder", "listing VM folders",
 			   &L->all_folders, &L->n_all_folders, err);
-	vmw_buf_release(&b);
+	vs_buf_release(&b);
 	L->have_folders = rc == VS_OK;
 	return rc;
 }
@@ -197,24 +197,24 @@ static int vmw_folders(struct vmw_lister *L, struct vs_error *err)
 static int vmw_hosts(struct vmw_lister *L, struct vs_error *err)
 {
 	struct vmw_instance *in = L->in;
-	struct vmw_buf b;
+	struct vs_buf b;
 	int rc;
 
 	if (L->have_hosts)
 		return VS_OK;
-	vmw_buf_init(&b, 1024 * 1024);
-	if (vmw_buf_adds(&b, L->legacy ? "/rest/vcenter/host"
-				       : "/api/vcenter/host") ||
+	vs_buf_init(&b, 1024 * 1024);
+	if (vs_buf_adds(&b, L->legacy ? "/rest/vcenter/host"
+				      : "/api/vcenter/host") ||
 	    vmw_q(&b, L->legacy, "datacenters", in->datacenters,
 		  in->n_datacenters) ||
 	    vmw_q(&b, L->legacy, "clusters", in->clusters, in->n_clusters)) {
-		vmw_buf_release(&b);
+		vs_buf_release(&b);
 		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 				    "%s: out of memory", in->tag);
 	}
 	rc = vmw_fetch_ids(L, b.s, "host", "listing hosts", &L->all_hosts,
 			   &L->n_all_hosts, err);
-	vmw_buf_release(&b);
+	vs_buf_release(&b);
 	L->have_hosts = rc == VS_OK;
 	return rc;
 }
@@ -326,9 +326,8 @@ static int vmw_list_part(struct vmw_lister *L, const struct vmw_part *p,
 			"'%s'; narrow the scope (datacenters, clusters, "
 			"folders)",
 			in->tag, p->power ? p->power : "any",
-			vmw_clean(fo, sizeof(fo),
-				  p->folder ? p->folder : "any"),
-			vmw_clean(ho, sizeof(ho), p->host ? p->host : "any"));
+			pv_clean(fo, sizeof(fo), p->folder ? p->folder : "any"),
+			pv_clean(ho, sizeof(ho), p->host ? p->host : "any"));
 	}
 out:
 	if (have_resp)
@@ -350,18 +349,18 @@ static int vmw_resolve(struct vmw_lister *L, const char *id, int category,
 {
 	struct vmw_instance *in = L->in;
 	struct vs_http_response resp;
-	struct vmw_buf b;
+	struct vs_buf b;
 	char *name = NULL, *cat = NULL;
 	const char *what =
 		category ? "reading a tag category" : "reading a tag";
 	int have_resp = 0, rc = VS_ERR;
 
-	vmw_buf_init(&b, 64 * 1024);
+	vs_buf_init(&b, 64 * 1024);
 	/* /rest names the object as "id:<id>" in the path. */
-	if (vmw_buf_adds(&b, L->legacy ? "/rest/com/vmware/cis/tagging/"
-				       : "/api/cis/tagging/") ||
-	    vmw_buf_adds(&b, category ? "category/" : "tag/") ||
-	    (L->legacy && vmw_buf_adds(&b, "id:")) || vmw_buf_add_pct(&b, id)) {
+	if (vs_buf_adds(&b, L->legacy ? "/rest/com/vmware/cis/tagging/"
+				      : "/api/cis/tagging/") ||
+	    vs_buf_adds(&b, category ? "category/" : "tag/") ||
+	    (L->legacy && vs_buf_adds(&b, "id:")) || vs_buf_add_pct(&b, id)) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
 			     in->tag);
 		goto out;
@@ -381,9 +380,9 @@ static int vmw_resolve(struct vmw_lister *L, const char *id, int category,
 		vmw_fail(in, &resp, what, err);
 		goto out;
 	}
-	if (vmw_strmap_put(category ? &in->category_names : &in->tag_names, id,
-			   name) ||
-	    (!category && cat && vmw_strmap_put(&in->tag_category, id, cat))) {
+	if (pv_strmap_put(category ? &in->category_names : &in->tag_names, id,
+			  name) ||
+	    (!category && cat && pv_strmap_put(&in->tag_category, id, cat))) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
 			     in->tag);
 		goto out;
@@ -392,7 +391,7 @@ static int vmw_resolve(struct vmw_lister *L, const char *id, int category,
 out:
 	if (have_resp)
 		in->host->http_response_release(&resp);
-	vmw_buf_release(&b);
+	vs_buf_release(&b);
 	free(name);
 	free(cat);
 	return rc;
@@ -417,39 +416,39 @@ static int vmw_attach(struct vmw_lister *L, struct vs_vm *vm, const char *id,
 {
 	struct vmw_instance *in = L->in;
 	const char *name, *cat_id, *cat;
-	struct vmw_buf b;
+	struct vs_buf b;
 	int found, rc = VS_ERR;
 
-	name = vmw_strmap_get(&in->tag_names, id, &found);
+	name = pv_strmap_get(&in->tag_names, id, &found);
 	if (!found) {
 		if (vmw_resolve(L, id, 0, err))
 			return VS_ERR;
-		name = vmw_strmap_get(&in->tag_names, id, &found);
+		name = pv_strmap_get(&in->tag_names, id, &found);
 	}
 	if (!name)
 		return VS_OK;
-	cat_id = vmw_strmap_get(&in->tag_category, id, &found);
+	cat_id = pv_strmap_get(&in->tag_category, id, &found);
 	cat = NULL;
 	if (cat_id) {
-		cat = vmw_strmap_get(&in->category_names, cat_id, &found);
+		cat = pv_strmap_get(&in->category_names, cat_id, &found);
 		if (!found) {
 			if (vmw_resolve(L, cat_id, 1, err))
 				return VS_ERR;
-			cat = vmw_strmap_get(&in->category_names, cat_id,
-					     &found);
+			cat = pv_strmap_get(&in->category_names, cat_id,
+					    &found);
 		}
 	}
-	vmw_buf_init(&b, 64 * 1024);
+	vs_buf_init(&b, 64 * 1024);
 	if (vmw_add_tag(vm, name) ||
 	    (cat &&
-	     (vmw_buf_addf(&b, "%s:%s", cat, name) || vmw_add_tag(vm, b.s)))) {
+	     (vs_buf_addf(&b, "%s:%s", cat, name) || vmw_add_tag(vm, b.s)))) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
 			     in->tag);
 		goto out;
 	}
 	rc = VS_OK;
 out:
-	vmw_buf_release(&b);
+	vs_buf_release(&b);
 	return rc;
 }
 
@@ -535,16 +534,16 @@ out:
 static char *vmw_vi_path(struct vmw_instance *in, const char *suffix_a,
 			 const char *moid, const char *suffix_b)
 {
-	struct vmw_buf b;
+	struct vs_buf b;
 
-	vmw_buf_init(&b, 64 * 1024);
-	if (vmw_buf_addf(&b, "/sdk/vim25/%s/%s", in->vi_release, suffix_a) ||
-	    (moid && vmw_buf_add_pct(&b, moid)) ||
-	    (suffix_b && vmw_buf_adds(&b, suffix_b))) {
-		vmw_buf_release(&b);
+	vs_buf_init(&b, 64 * 1024);
+	if (vs_buf_addf(&b, "/sdk/vim25/%s/%s", in->vi_release, suffix_a) ||
+	    (moid && vs_buf_add_pct(&b, moid)) ||
+	    (suffix_b && vs_buf_adds(&b, suffix_b))) {
+		vs_buf_release(&b);
 		return NULL;
 	}
-	return vmw_buf_detach(&b);
+	return vs_buf_detach(&b, NULL);
 }
 
 /*
@@ -560,17 +559,17 @@ static int vmw_vi_login(struct vmw_instance *in, struct vs_http *http,
 	struct vs_http_response resp;
 	struct vs_error e;
 	char *path = NULL, *body = NULL;
-	struct vmw_buf url;
+	struct vs_buf url;
 	const char *tok, *p;
 	int have_resp = 0, rc = VS_ERR;
 
 	*missing = 0;
-	vmw_buf_init(&url, 0);
+	vs_buf_init(&url, 0);
 	path = vmw_vi_path(in, "SessionManager/SessionManager/Login", NULL,
 			   NULL);
 	body = vmw_vi_login_body(in->user, in->password);
-	if (!path || !body || vmw_buf_adds(&url, in->base) ||
-	    vmw_buf_adds(&url, path)) {
+	if (!path || !body || vs_buf_adds(&url, in->base) ||
+	    vs_buf_adds(&url, path)) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
 			     in->tag);
 		goto out;
@@ -620,7 +619,7 @@ static int vmw_vi_login(struct vmw_instance *in, struct vs_http *http,
 			     VMW_SESSION_HEADER);
 		goto out;
 	}
-	vmw_free_secret(in->vi_token);
+	pv_free_secret(in->vi_token);
 	if (!(in->vi_token = strdup(tok))) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
 			     in->tag);
@@ -631,8 +630,8 @@ static int vmw_vi_login(struct vmw_instance *in, struct vs_http *http,
 out:
 	if (have_resp)
 		in->host->http_response_release(&resp);
-	vmw_free_secret(body);
-	vmw_buf_release(&url);
+	pv_free_secret(body);
+	vs_buf_release(&url);
 	free(path);
 	return rc;
 }

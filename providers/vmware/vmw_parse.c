@@ -103,9 +103,9 @@ void vmw_fault_parse(const char *body, size_t len, struct vmw_fault *f)
 	msgs = json_object_get(inner, "messages");
 	m0 = json_is_array(msgs) ? json_array_get(msgs, 0) : NULL;
 	if (json_is_object(m0)) {
-		vmw_clean(f->id, sizeof(f->id), vmw_json_str(m0, "id"));
-		vmw_clean(f->message, sizeof(f->message),
-			  vmw_json_str(m0, "default_message"));
+		pv_clean(f->id, sizeof(f->id), vmw_json_str(m0, "id"));
+		pv_clean(f->message, sizeof(f->message),
+			 vmw_json_str(m0, "default_message"));
 	}
 out:
 	json_decref(root);
@@ -258,7 +258,7 @@ static int64_t vmw_int_ci(json_t *obj, const char *key)
 
 	json_object_foreach(obj, k, v)
 	{
-		if (vmw_streq_ci(k, key) && json_is_integer(v))
+		if (pv_streq_ci(k, key) && json_is_integer(v))
 			return (int64_t)json_integer_value(v);
 	}
 	return -1;

@@ -1,17 +1,9 @@
 /*
  * vmw_session.c - the vAPI session every worker of an instance shares.
  *
- * DESIGN: the token and a generation number live under one mutex.  A
- * worker copies the token and remembers its generation g before a
- * request.  When vCenter refuses the token (401: the session expired,
- * 30 minutes idle by default), the worker calls vmw_session_refresh(g).
- * If the generation has moved on since g, someone already logged in again
- * and the worker just retries.  Otherwise the first such worker becomes
- * the refresher: it marks the session refreshing, drops the lock and logs
- * in; every other worker that arrives for g waits on the condition
- * variable and then shares the outcome, success or failure.  So a burst
- * of 401s from sixteen workers costs vCenter one login, not sixteen.  No
- * lock is held across HTTP.
+ * The sharing (one re-login for a burst of 401s: the session expired,
+ * 30 minutes idle by default; a refusal shared) is common/pv_cred.c's;
+ * this file logs in and out.  No lock is held across HTTP.
  *
  * The API generation (modern /api, or legacy /rest of 6.5-7.0) is decided
  * by the first login: /api/session answering 404 means a vCenter that
@@ -21,6 +13,17 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+static int vmw_relogin(void *ctx, struct vs_http *http, char **token,
+		       int64_t *expires_at, struct vs_error *err);
+
+static const struct pv_cred_ops vmw_cred_ops = {
+	.login = vmw_relogin,
+	.failed = "logging in again failed",
+	.renewed_level = VS_LOG_INFO,
+	.renewed = "the vCenter session expired; logged in again",
+	.noun = "session",
+};
 
 int vmw_session_init(struct vmw_session *s, const struct vs_host *host,
 		     const char *tag, const char *base, const char *user,
@@ -36,14 +39,9 @@ int vmw_session_init(struct vmw_session *s, const struct vs_host *host,
 	s->ca_file = ca_file;
 	s->insecure = insecure;
 	s->timeout_ms = timeout_ms;
-	if (pthread_mutex_init(&s->lock, NULL))
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-				    "%s: cannot create a mutex", tag);
-	if (pthread_cond_init(&s->cond, NULL)) {
-		pthread_mutex_destroy(&s->lock);
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-				    "%s: cannot create a condition variable",
-				    tag);
+	if (pv_cred_init(&s->cred, host, tag, &vmw_cred_ops, s, err)) {
+		s->host = NULL;
+		return VS_ERR;
 	}
 	return VS_OK;
 }
@@ -63,13 +61,13 @@ static int vmw_login_at(struct vmw_session *s, struct vs_http *http,
 	struct vs_http_request req;
 	struct vs_http_response resp;
 	struct vs_error e;
-	struct vmw_buf url;
+	struct vs_buf url;
 	int have_resp = 0, rc = VS_ERR;
 
 	*status = 0;
 	*token = NULL;
-	vmw_buf_init(&url, 0);
-	if (vmw_buf_adds(&url, s->base) || vmw_buf_adds(&url, path))
+	vs_buf_init(&url, 0);
+	if (vs_buf_adds(&url, s->base) || vs_buf_adds(&url, path))
 		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 				    "%s: out of memory", s->tag);
 	memset(&req, 0, sizeof(req));
@@ -115,7 +113,7 @@ static int vmw_login_at(struct vmw_session *s, struct vs_http *http,
 out:
 	if (have_resp)
 		s->host->http_response_release(&resp);
-	vmw_buf_release(&url);
+	vs_buf_release(&url);
 	return rc;
 }
 
@@ -160,12 +158,10 @@ int vmw_session_login(struct vmw_session *s, struct vs_http *http,
 
 	if (vmw_authenticate(s, http, 0, &legacy, &token, err))
 		return VS_ERR;
-	pthread_mutex_lock(&s->lock);
-	vmw_free_secret(s->token);
-	s->token = token;
+	pthread_mutex_lock(&s->cred.lock);
 	s->legacy = legacy;
-	s->gen++;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->cred.lock);
+	pv_cred_set(&s->cred, token, VS_TIME_UNKNOWN);
 	return VS_OK;
 }
 
@@ -173,117 +169,43 @@ int vmw_session_legacy(struct vmw_session *s)
 {
 	int legacy;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->cred.lock);
 	legacy = s->legacy;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->cred.lock);
 	return legacy;
 }
 
-int vmw_session_refresh(struct vmw_session *s, struct vs_http *http,
-			unsigned long gen, struct vs_error *err)
+/* Log in again with the generation found (pv_cred's login callback). */
+static int vmw_relogin(void *ctx, struct vs_http *http, char **token,
+		       int64_t *expires_at, struct vs_error *err)
 {
-	struct vs_error aerr;
-	char *token = NULL;
-	unsigned long mine;
-	int legacy, rc;
+	struct vmw_session *s = ctx;
+	int legacy = vmw_session_legacy(s);
 
-	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		if (s->gen != gen) {
-			pthread_mutex_unlock(&s->lock);
-			return VS_OK;
-		}
-		if (s->dead && s->dead_gen == gen)
-			goto shared_failure;
-		if (!s->refreshing)
-			break;
-		/* Wait for the login in flight and share its outcome. */
-		mine = s->attempts_started;
-		while (s->attempts_done < mine)
-			pthread_cond_wait(&s->cond, &s->lock);
-		if (s->gen == gen)
-			goto shared_failure;
-	}
-	s->refreshing = 1;
-	mine = ++s->attempts_started;
-	legacy = s->legacy;
-	pthread_mutex_unlock(&s->lock);
-
-	vs_error_clear(&aerr);
-	rc = vmw_authenticate(s, http, 1, &legacy, &token, &aerr);
-
-	pthread_mutex_lock(&s->lock);
-	if (rc == VS_OK) {
-		vmw_free_secret(s->token);
-		s->token = token;
-		s->gen++;
-		s->relogins++;
-	} else {
-		if (aerr.cls == VS_EC_NONE)
-			vs_error_set(&aerr, VS_EC_INTERNAL, 0, 0,
-				     "%s: logging in again failed", s->tag);
-		s->last_err = aerr;
-		/*
-		 * vCenter said no for good (a changed password): later
-		 * workers share that instead of asking again.  A transient
-		 * failure is shared only by those waiting now.
-		 */
-		if (!aerr.retryable) {
-			s->dead = 1;
-			s->dead_gen = gen;
-		}
-	}
-	s->attempts_done = mine;
-	s->refreshing = 0;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	if (rc)
-		return vs_error_set(err, aerr.cls, aerr.http_status,
-				    aerr.retryable, "%s", aerr.message);
-	s->host->log(VS_LOG_INFO, s->tag,
-		     "the vCenter session expired; logged in again");
-	return VS_OK;
-
-shared_failure:
-	aerr = s->last_err;
-	pthread_mutex_unlock(&s->lock);
-	return vs_error_set(err, aerr.cls, aerr.http_status, aerr.retryable,
-			    "%s", aerr.message);
-}
-
-int vmw_session_token(struct vmw_session *s, char **token, unsigned long *gen,
-		      struct vs_error *err)
-{
-	pthread_mutex_lock(&s->lock);
-	*gen = s->gen;
-	*token = s->token ? strdup(s->token) : NULL;
-	pthread_mutex_unlock(&s->lock);
-	if (!*token)
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-				    "%s: no session (out of memory?)", s->tag);
-	return VS_OK;
+	/* vCenter says nothing of when a session ends: it idles out. */
+	*expires_at = VS_TIME_UNKNOWN;
+	return vmw_authenticate(s, http, 1, &legacy, token, err);
 }
 
 void vmw_session_release(struct vmw_session *s, struct vs_http *http)
 {
 	if (!s || !s->host)
 		return;
-	if (http && s->token) {
+	if (http && s->cred.token) {
 		/* End the session: a leaked one then dies with the run. */
-		struct vmw_buf hdr, url;
+		struct vs_buf hdr, url;
 		const char *headers[2];
 		struct vs_http_request req;
 		struct vs_http_response resp;
 		struct vs_error err;
 
-		vmw_buf_init(&hdr, 0);
-		vmw_buf_init(&url, 0);
-		if (vmw_buf_addf(&hdr, "%s: %s", VMW_SESSION_HEADER,
-				 s->token) == 0 &&
-		    vmw_buf_adds(&url, s->base) == 0 &&
-		    vmw_buf_adds(&url, s->legacy
-					       ? "/rest/com/vmware/cis/session"
-					       : "/api/session") == 0) {
+		vs_buf_init(&hdr, 0);
+		vs_buf_init(&url, 0);
+		if (vs_buf_addf(&hdr, "%s: %s", VMW_SESSION_HEADER,
+				s->cred.token) == 0 &&
+		    vs_buf_adds(&url, s->base) == 0 &&
+		    vs_buf_adds(&url, s->legacy ? "/rest/com/vmware/cis/session"
+						: "/api/session") == 0) {
 			headers[0] = hdr.s;
 			headers[1] = NULL;
 			memset(&req, 0, sizeof(req));
@@ -300,11 +222,9 @@ void vmw_session_release(struct vmw_session *s, struct vs_http *http)
 			if (s->host->http_do(http, &req, &resp, &err) == 0)
 				s->host->http_response_release(&resp);
 		}
-		vmw_buf_release_secret(&hdr);
-		vmw_buf_release(&url);
+		pv_buf_release_secret(&hdr);
+		vs_buf_release(&url);
 	}
-	vmw_free_secret(s->token);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->lock);
+	pv_cred_release(&s->cred);
 	memset(s, 0, sizeof(*s));
 }

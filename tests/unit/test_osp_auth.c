@@ -1,8 +1,10 @@
 /*
- * test_osp_auth.c - the token every worker of an OpenStack instance
- * shares: login, one re-authentication for a burst of refusals from many
- * threads, a shared refusal, a transient failure that a later call may
- * retry, and the refresh before expiry.  Keystone is a fake http_do.
+ * test_osp_auth.c - Keystone authentication for the token every worker
+ * of an OpenStack instance shares: the login and its catalog, a
+ * re-authentication through the shared credential, Keystone's refusal,
+ * a transient failure, and the refresh before expires_at.  Keystone is a
+ * fake http_do.  How workers share one re-authentication is
+ * test_pv_cred.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +20,7 @@
 #include "osp/osp_internal.h"
 #include "timeutil.h"
 
-#define TAG	"osp-lab"
-#define THREADS 8
+#define TAG "osp-lab"
 
 /* The fake Keystone: what it answers and how often it was asked. */
 static pthread_mutex_t fk_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -111,7 +112,7 @@ static const char *fake_header(const struct vs_http_response *resp,
 	size_t i;
 
 	for (i = 0; i < resp->n_headers; i++)
-		if (osp_streq_ci(resp->headers[i].name, name))
+		if (pv_streq_ci(resp->headers[i].name, name))
 			return resp->headers[i].value;
 	return NULL;
 }
@@ -207,123 +208,74 @@ static void test_login(void **state)
 	assert_int_equal(fk_calls, 1);
 	assert_string_equal(f->sess.compute_url,
 			    "https://nova.example.com/v2.1");
-	assert_int_equal(osp_session_token(&f->sess, NULL, &tok, &gen, &err),
+	assert_int_equal(pv_cred_token(&f->sess.cred, NULL, &tok, &gen, &err),
 			 VS_OK);
 	assert_string_equal(tok, "tok-1");
 	assert_int_equal(gen, 1);
-	osp_free_secret(tok);
+	pv_free_secret(tok);
 	/* The password went to Keystone and nowhere else. */
 	assert_non_null(strstr(fk_last_body, "\"password\":\"pw\""));
 	assert_int_equal(fk_calls, 1);
 }
 
-struct worker {
-	struct osp_session *sess;
-	unsigned long gen;
-	int rc;
-	struct vs_error err;
-};
-
-static void *refresher(void *arg)
-{
-	struct worker *w = arg;
-
-	vs_error_clear(&w->err);
-	w->rc = osp_session_refresh(w->sess, NULL, w->gen, &w->err);
-	return NULL;
-}
-
-/* All workers refused with generation gen at once. */
-static void burst(struct fixture *f, unsigned long gen, struct worker *w)
-{
-	pthread_t t[THREADS];
-	int i;
-
-	for (i = 0; i < THREADS; i++) {
-		w[i].sess = &f->sess;
-		w[i].gen = gen;
-		assert_int_equal(pthread_create(&t[i], NULL, refresher, &w[i]),
-				 0);
-	}
-	for (i = 0; i < THREADS; i++)
-		pthread_join(t[i], NULL);
-}
-
-static void test_one_refresh_for_many(void **state)
+static void test_refresh(void **state)
 {
 	struct fixture *f = *state;
-	struct worker w[THREADS];
 	struct vs_error err;
 	unsigned long gen;
 	char *tok;
-	int i;
 
 	vs_error_clear(&err);
 	assert_int_equal(osp_session_login(&f->sess, NULL, &err), VS_OK);
-	burst(f, 1, w);
-	for (i = 0; i < THREADS; i++)
-		assert_int_equal(w[i].rc, VS_OK);
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 1, &err), VS_OK);
 	assert_int_equal(fk_calls, 2);
-	assert_int_equal(osp_session_token(&f->sess, NULL, &tok, &gen, &err),
+	assert_int_equal(pv_cred_token(&f->sess.cred, NULL, &tok, &gen, &err),
 			 VS_OK);
 	assert_string_equal(tok, "tok-2");
 	assert_int_equal(gen, 2);
-	osp_free_secret(tok);
-	/* A late worker still holding generation 1 just retries. */
-	assert_int_equal(osp_session_refresh(&f->sess, NULL, 1, &err), VS_OK);
-	assert_int_equal(fk_calls, 2);
+	pv_free_secret(tok);
+	/* The endpoint stays the one the inventory was listed from. */
+	assert_string_equal(f->sess.compute_url,
+			    "https://nova.example.com/v2.1");
 }
 
-static void test_refusal_is_shared(void **state)
+static void test_refusal(void **state)
 {
 	struct fixture *f = *state;
-	struct worker w[THREADS];
 	struct vs_error err;
-	int i;
 
 	vs_error_clear(&err);
 	assert_int_equal(osp_session_login(&f->sess, NULL, &err), VS_OK);
 	fk_status = 401; /* the password changed under us */
-	burst(f, 1, w);
-	for (i = 0; i < THREADS; i++) {
-		assert_int_equal(w[i].rc, VS_ERR);
-		assert_int_equal(w[i].err.cls, VS_EC_AUTH);
-		assert_int_equal(w[i].err.retryable, 0);
-		assert_string_equal(w[i].err.message,
-				    "osp-lab: Keystone refused authentication: "
-				    "HTTP 401: nope 401");
-	}
-	assert_int_equal(fk_calls, 2);
-	/* Final for that token: later callers do not ask again. */
 	vs_error_clear(&err);
-	assert_int_equal(osp_session_refresh(&f->sess, NULL, 1, &err), VS_ERR);
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 1, &err), VS_ERR);
 	assert_int_equal(err.cls, VS_EC_AUTH);
+	assert_int_equal(err.retryable, 0);
+	assert_string_equal(err.message,
+			    "osp-lab: Keystone refused authentication: "
+			    "HTTP 401: nope 401");
 	assert_int_equal(fk_calls, 2);
 }
 
-static void test_transient_failure_retried_later(void **state)
+static void test_transient_failure(void **state)
 {
 	struct fixture *f = *state;
-	struct worker w[THREADS];
 	struct vs_error err;
-	int i, calls;
 
 	vs_error_clear(&err);
 	assert_int_equal(osp_session_login(&f->sess, NULL, &err), VS_OK);
 	fk_status = 0; /* connection refused */
-	burst(f, 1, w);
-	for (i = 0; i < THREADS; i++) {
-		assert_int_equal(w[i].rc, VS_ERR);
-		assert_int_equal(w[i].err.cls, VS_EC_TRANSPORT);
-		assert_int_equal(w[i].err.retryable, 1);
-	}
-	calls = fk_calls;
-	/* Most waited for the one attempt; very few could have tried again. */
-	assert_true(calls >= 2 && calls <= 1 + THREADS);
+	vs_error_clear(&err);
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 1, &err), VS_ERR);
+	assert_int_equal(err.cls, VS_EC_TRANSPORT);
+	assert_int_equal(err.retryable, 1);
+	/* Named once, by the provider. */
+	assert_string_equal(err.message,
+			    "osp-lab: http: POST keystone: connection refused");
 	fk_status = 201;
 	vs_error_clear(&err);
-	assert_int_equal(osp_session_refresh(&f->sess, NULL, 1, &err), VS_OK);
-	assert_int_equal(fk_calls, calls + 1);
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 1, &err), VS_OK);
+	assert_int_equal(fk_calls, 3);
 }
 
 static void test_refresh_before_expiry(void **state)
@@ -337,15 +289,15 @@ static void test_refresh_before_expiry(void **state)
 	vs_error_clear(&err);
 	assert_int_equal(osp_session_login(&f->sess, NULL, &err), VS_OK);
 	fk_expires = vs_time_now() + 3600;
-	assert_int_equal(osp_session_token(&f->sess, NULL, &tok, &gen, &err),
+	assert_int_equal(pv_cred_token(&f->sess.cred, NULL, &tok, &gen, &err),
 			 VS_OK);
 	assert_string_equal(tok, "tok-2");
 	assert_int_equal(gen, 2);
-	osp_free_secret(tok);
-	assert_int_equal(osp_session_token(&f->sess, NULL, &tok, &gen, &err),
+	pv_free_secret(tok);
+	assert_int_equal(pv_cred_token(&f->sess.cred, NULL, &tok, &gen, &err),
 			 VS_OK);
 	assert_string_equal(tok, "tok-2");
-	osp_free_secret(tok);
+	pv_free_secret(tok);
 	assert_int_equal(fk_calls, 2);
 }
 
@@ -360,19 +312,17 @@ static void test_login_failure(void **state)
 	assert_int_equal(err.cls, VS_EC_AUTH);
 	assert_int_equal(err.http_status, 401);
 	assert_null(strstr(err.message, "pw"));
-	assert_null(f->sess.token);
+	assert_null(f->sess.cred.token);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_login, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_refresh_for_many,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusal_is_shared, setup,
+		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transient_failure, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_transient_failure_retried_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_before_expiry,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_failure, setup,

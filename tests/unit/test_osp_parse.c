@@ -586,22 +586,22 @@ static void test_servers_deep_nesting(void **state)
 
 static void test_servers_many(void **state)
 {
-	struct osp_buf b;
+	struct vs_buf b;
 	struct osp_page p;
 	struct vs_error err;
 	size_t i, n = 5000;
 
 	(void)state;
-	osp_buf_init(&b, 0);
-	assert_int_equal(osp_buf_adds(&b, "{\"servers\":["), 0);
+	vs_buf_init(&b, 0);
+	assert_int_equal(vs_buf_adds(&b, "{\"servers\":["), 0);
 	for (i = 0; i < n; i++)
-		assert_int_equal(osp_buf_addf(&b,
-					      "%s{\"id\":\"id-%zu\",\"name\":"
-					      "\"vm-%zu\",\"tags\":[\"t\"],"
-					      "\"metadata\":{\"k\":\"v\"}}",
-					      i ? "," : "", i, i),
+		assert_int_equal(vs_buf_addf(&b,
+					     "%s{\"id\":\"id-%zu\",\"name\":"
+					     "\"vm-%zu\",\"tags\":[\"t\"],"
+					     "\"metadata\":{\"k\":\"v\"}}",
+					     i ? "," : "", i, i),
 				 0);
-	assert_int_equal(osp_buf_adds(&b, "]}"), 0);
+	assert_int_equal(vs_buf_adds(&b, "]}"), 0);
 	memset(&p, 0, sizeof(p));
 	vs_error_clear(&err);
 	assert_int_equal(
@@ -610,7 +610,7 @@ static void test_servers_many(void **state)
 	assert_int_equal(p.n, n);
 	assert_string_equal(p.items[n - 1].vm.id, "id-4999");
 	osp_page_release(&p);
-	osp_buf_release(&b);
+	vs_buf_release(&b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -664,21 +664,21 @@ static void test_fault_messages(void **state)
 
 static void test_fault_message_cut(void **state)
 {
-	struct osp_buf b;
+	struct vs_buf b;
 	char msg[32];
 
 	(void)state;
-	osp_buf_init(&b, 0);
-	assert_int_equal(osp_buf_adds(&b, "{\"e\":{\"message\":\""), 0);
+	vs_buf_init(&b, 0);
+	assert_int_equal(vs_buf_adds(&b, "{\"e\":{\"message\":\""), 0);
 	for (int i = 0; i < 100; i++)
-		assert_int_equal(osp_buf_adds(&b, "\xc3\xa9"), 0); /* é */
-	assert_int_equal(osp_buf_adds(&b, "\"}}"), 0);
+		assert_int_equal(vs_buf_adds(&b, "\xc3\xa9"), 0); /* é */
+	assert_int_equal(vs_buf_adds(&b, "\"}}"), 0);
 	osp_fault_message(b.s, b.len, msg, sizeof(msg));
 	assert_true(strlen(msg) < sizeof(msg));
 	assert_string_equal(msg + strlen(msg) - 3, "...");
 	/* Cut on a character boundary: an even number of bytes of é. */
 	assert_int_equal((strlen(msg) - 3) % 2, 0);
-	osp_buf_release(&b);
+	vs_buf_release(&b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -715,13 +715,13 @@ static void test_auth_bodies(void **state)
 	/* Both domains default to "Default" by name. */
 	assert_int_equal(osp_auth_body(TAG, &s, &body, &err), VS_OK);
 	assert_json_equal_sample(body, "osp_auth_password_request.json");
-	osp_free_secret(body);
+	pv_free_secret(body);
 
 	s.user_domain_name = (char *)"Default";
 	s.project_domain_name = (char *)"Default";
 	assert_int_equal(osp_auth_body(TAG, &s, &body, &err), VS_OK);
 	assert_json_equal_sample(body, "osp_auth_password_request.json");
-	osp_free_secret(body);
+	pv_free_secret(body);
 
 	memset(&s, 0, sizeof(s));
 	s.method = OSP_AUTH_APPCRED;
@@ -730,7 +730,7 @@ static void test_auth_bodies(void **state)
 	s.project_name = (char *)"ignored: bound to the credential";
 	assert_int_equal(osp_auth_body(TAG, &s, &body, &err), VS_OK);
 	assert_json_equal_sample(body, "osp_auth_appcred_request.json");
-	osp_free_secret(body);
+	pv_free_secret(body);
 }
 
 static void test_auth_body_variants(void **state)
@@ -758,7 +758,7 @@ static void test_auth_body_variants(void **state)
 	assert_true(json_equal(got, want));
 	json_decref(got);
 	json_decref(want);
-	osp_free_secret(body);
+	pv_free_secret(body);
 
 	/* Domains by id; no project: no scope. */
 	s.user_id = NULL;
@@ -774,7 +774,7 @@ static void test_auth_body_variants(void **state)
 	assert_true(json_equal(got, want));
 	json_decref(got);
 	json_decref(want);
-	osp_free_secret(body);
+	pv_free_secret(body);
 
 	/* Application credential by name needs its user. */
 	memset(&s, 0, sizeof(s));
@@ -796,7 +796,7 @@ static void test_auth_body_variants(void **state)
 	assert_true(json_equal(got, want));
 	json_decref(got);
 	json_decref(want);
-	osp_free_secret(body);
+	pv_free_secret(body);
 
 	/* Missing pieces are config errors that name no secret. */
 	s.appcred_secret = NULL;
@@ -870,54 +870,6 @@ static void test_next_url(void **state)
 	assert_null(osp_next_url("not a url", "/x"));
 }
 
-static void test_percent_encoding(void **state)
-{
-	static const struct {
-		const char *in, *out;
-	} cases[] = {
-		{"f5dc173b-6804-445a-a6d8-c705dad5b5eb",
-		 "f5dc173b-6804-445a-a6d8-c705dad5b5eb"},
-		{"a/b", "a%2Fb"},
-		{"..", "%2E%2E"},
-		{"../servers", "%2E%2E%2Fservers"},
-		{"100%", "100%25"},
-		{"a b\nc", "a%20b%0Ac"},
-		{"?x=1&y#z", "%3Fx%3D1%26y%23z"},
-		{"\xc3\xa9", "%C3%A9"},
-		{"_~-", "_~-"},
-	};
-	struct osp_buf b;
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		osp_buf_init(&b, 0);
-		assert_int_equal(osp_buf_add_pct(&b, cases[i].in), 0);
-		assert_string_equal(b.s, cases[i].out);
-		osp_buf_release(&b);
-	}
-	/* Over the cap: nothing appended. */
-	osp_buf_init(&b, 8);
-	assert_int_equal(osp_buf_adds(&b, "ab"), 0);
-	assert_int_equal(osp_buf_add_pct(&b, "////"), OSP_BUF_TOO_BIG);
-	assert_string_equal(b.s, "ab");
-	osp_buf_release(&b);
-}
-
-static void test_clean(void **state)
-{
-	char d[8];
-
-	(void)state;
-	assert_string_equal(osp_clean(d, sizeof(d), "ab\tc"), "ab?c");
-	assert_string_equal(osp_clean(d, sizeof(d), "abcdefghij"), "abcd...");
-	assert_string_equal(osp_clean(d, sizeof(d), NULL), "");
-	assert_string_equal(osp_clean(d, sizeof(d), "\x7f"), "?");
-	assert_true(osp_streq_ci("Public", "PUBLIC"));
-	assert_false(osp_streq_ci("public", "publi"));
-	assert_false(osp_streq_ci(NULL, "x"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -941,8 +893,6 @@ int main(void)
 		cmocka_unit_test(test_auth_body_variants),
 		cmocka_unit_test(test_same_origin),
 		cmocka_unit_test(test_next_url),
-		cmocka_unit_test(test_percent_encoding),
-		cmocka_unit_test(test_clean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,10 @@
 /*
- * test_rhv_auth.c - the SSO token every worker of an oVirt instance
- * shares: the login form, one new login for a burst of refusals from many
- * threads, a shared refusal, a transient failure that a later call may
- * retry, the renewal before "exp", and the logout on release.  The
- * engine's SSO service is a fake http_do.
+ * test_rhv_auth.c - the SSO login for the token every worker of an oVirt
+ * instance shares: the login form, a new login through the shared
+ * credential (and another for the next refused token), the engine's
+ * refusal, a transient failure, the renewal before "exp", and the logout
+ * on release.  The engine's SSO service is a fake http_do.  How workers
+ * share one login is test_pv_cred.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +20,6 @@
 #include "rhv/rhv_internal.h"
 
 #define TAG	   "rhv-lab"
-#define THREADS	   8
 #define SSO_URL	   "https://rhvm.example.com/ovirt-engine/sso/oauth/token"
 #define LOGOUT_URL "https://rhvm.example.com/ovirt-engine/services/sso-logout"
 
@@ -220,127 +220,78 @@ static void test_login(void **state)
 		fk_last_body,
 		"grant_type=password&scope=ovirt-app-api&"
 		"username=admin%40internal&password=p%26ss%20w%3Drd");
-	assert_int_equal(f->sess.expires_at, fk_exp);
-	assert_int_equal(rhv_session_token(&f->sess, NULL, &tok, &gen, &err),
+	assert_int_equal(f->sess.cred.expires_at, fk_exp);
+	assert_int_equal(pv_cred_token(&f->sess.cred, NULL, &tok, &gen, &err),
 			 VS_OK);
 	assert_string_equal(tok, "tok-1");
 	assert_int_equal(gen, 1);
-	rhv_free_secret(tok);
+	pv_free_secret(tok);
 	assert_int_equal(fk_calls, 1);
 }
 
-struct worker {
-	struct rhv_session *sess;
-	unsigned long gen;
-	int rc;
-	struct vs_error err;
-};
-
-static void *refresher(void *arg)
-{
-	struct worker *w = arg;
-
-	vs_error_clear(&w->err);
-	w->rc = rhv_session_refresh(w->sess, NULL, w->gen, &w->err);
-	return NULL;
-}
-
-/* All workers refused with generation gen at once. */
-static void burst(struct fixture *f, unsigned long gen, struct worker *w)
-{
-	pthread_t t[THREADS];
-	int i;
-
-	for (i = 0; i < THREADS; i++) {
-		w[i].sess = &f->sess;
-		w[i].gen = gen;
-		assert_int_equal(pthread_create(&t[i], NULL, refresher, &w[i]),
-				 0);
-	}
-	for (i = 0; i < THREADS; i++)
-		pthread_join(t[i], NULL);
-}
-
-static void test_one_login_for_many(void **state)
+static void test_new_login(void **state)
 {
 	struct fixture *f = *state;
-	struct worker w[THREADS];
 	struct vs_error err;
 	unsigned long gen;
 	char *tok;
-	int i;
 
 	vs_error_clear(&err);
 	assert_int_equal(rhv_session_login(&f->sess, NULL, &err), VS_OK);
-	burst(f, 1, w);
-	for (i = 0; i < THREADS; i++)
-		assert_int_equal(w[i].rc, VS_OK);
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 1, &err), VS_OK);
 	assert_int_equal(fk_calls, 2);
-	assert_int_equal(rhv_session_token(&f->sess, NULL, &tok, &gen, &err),
+	assert_int_equal(pv_cred_token(&f->sess.cred, NULL, &tok, &gen, &err),
 			 VS_OK);
 	assert_string_equal(tok, "tok-2");
 	assert_int_equal(gen, 2);
-	rhv_free_secret(tok);
-	/* A late worker still holding generation 1 just retries. */
-	assert_int_equal(rhv_session_refresh(&f->sess, NULL, 1, &err), VS_OK);
-	assert_int_equal(fk_calls, 2);
-	/* A refusal of the new token is a new login, once. */
-	burst(f, 2, w);
+	pv_free_secret(tok);
+	/* A refusal of the new token is a new login. */
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 2, &err), VS_OK);
 	assert_int_equal(fk_calls, 3);
+	assert_string_equal(
+		fk_last_body,
+		"grant_type=password&scope=ovirt-app-api&"
+		"username=admin%40internal&password=p%26ss%20w%3Drd");
 }
 
-static void test_refusal_is_shared(void **state)
+static void test_refusal(void **state)
 {
 	struct fixture *f = *state;
-	struct worker w[THREADS];
 	struct vs_error err;
-	int i;
 
 	vs_error_clear(&err);
 	assert_int_equal(rhv_session_login(&f->sess, NULL, &err), VS_OK);
 	fk_status = 400; /* the password changed under us */
-	burst(f, 1, w);
-	for (i = 0; i < THREADS; i++) {
-		assert_int_equal(w[i].rc, VS_ERR);
-		assert_int_equal(w[i].err.cls, VS_EC_AUTH);
-		assert_int_equal(w[i].err.http_status, 400);
-		assert_int_equal(w[i].err.retryable, 0);
-		assert_string_equal(w[i].err.message,
-				    "rhv-lab: SSO login refused: Cannot "
-				    "authenticate user 'admin@internal': The "
-				    "username or password is incorrect..");
-	}
-	assert_int_equal(fk_calls, 2);
-	/* Final for that token: later callers do not ask again. */
 	vs_error_clear(&err);
-	assert_int_equal(rhv_session_refresh(&f->sess, NULL, 1, &err), VS_ERR);
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 1, &err), VS_ERR);
 	assert_int_equal(err.cls, VS_EC_AUTH);
+	assert_int_equal(err.http_status, 400);
+	assert_int_equal(err.retryable, 0);
+	assert_string_equal(err.message,
+			    "rhv-lab: SSO login refused: Cannot "
+			    "authenticate user 'admin@internal': The "
+			    "username or password is incorrect..");
 	assert_int_equal(fk_calls, 2);
 }
 
-static void test_transient_failure_retried_later(void **state)
+static void test_transient_failure(void **state)
 {
 	struct fixture *f = *state;
-	struct worker w[THREADS];
 	struct vs_error err;
-	int i, calls;
 
 	vs_error_clear(&err);
 	assert_int_equal(rhv_session_login(&f->sess, NULL, &err), VS_OK);
 	fk_status = 0; /* connection refused */
-	burst(f, 1, w);
-	for (i = 0; i < THREADS; i++) {
-		assert_int_equal(w[i].rc, VS_ERR);
-		assert_int_equal(w[i].err.cls, VS_EC_TRANSPORT);
-		assert_int_equal(w[i].err.retryable, 1);
-	}
-	calls = fk_calls;
-	/* Most waited for the one attempt; very few could have tried again. */
-	assert_true(calls >= 2 && calls <= 1 + THREADS);
+	vs_error_clear(&err);
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 1, &err), VS_ERR);
+	assert_int_equal(err.cls, VS_EC_TRANSPORT);
+	assert_int_equal(err.retryable, 1);
+	assert_string_equal(err.message,
+			    "rhv-lab: http: POST rhvm: connection refused");
 	fk_status = 200;
 	vs_error_clear(&err);
-	assert_int_equal(rhv_session_refresh(&f->sess, NULL, 1, &err), VS_OK);
-	assert_int_equal(fk_calls, calls + 1);
+	assert_int_equal(pv_cred_refresh(&f->sess.cred, NULL, 1, &err), VS_OK);
+	assert_int_equal(fk_calls, 3);
 }
 
 static void test_renewal_before_expiry(void **state)
@@ -354,15 +305,15 @@ static void test_renewal_before_expiry(void **state)
 	vs_error_clear(&err);
 	assert_int_equal(rhv_session_login(&f->sess, NULL, &err), VS_OK);
 	fk_exp = (int64_t)time(NULL) + 3600;
-	assert_int_equal(rhv_session_token(&f->sess, NULL, &tok, &gen, &err),
+	assert_int_equal(pv_cred_token(&f->sess.cred, NULL, &tok, &gen, &err),
 			 VS_OK);
 	assert_string_equal(tok, "tok-2");
 	assert_int_equal(gen, 2);
-	rhv_free_secret(tok);
-	assert_int_equal(rhv_session_token(&f->sess, NULL, &tok, &gen, &err),
+	pv_free_secret(tok);
+	assert_int_equal(pv_cred_token(&f->sess.cred, NULL, &tok, &gen, &err),
 			 VS_OK);
 	assert_string_equal(tok, "tok-2");
-	rhv_free_secret(tok);
+	pv_free_secret(tok);
 	assert_int_equal(fk_calls, 2);
 }
 
@@ -377,7 +328,7 @@ static void test_login_failure(void **state)
 	assert_int_equal(err.cls, VS_EC_AUTH);
 	assert_int_equal(err.http_status, 401);
 	assert_null(strstr(err.message, "p&ss"));
-	assert_null(f->sess.token);
+	assert_null(f->sess.cred.token);
 }
 
 static void test_logout_on_release(void **state)
@@ -391,7 +342,7 @@ static void test_logout_on_release(void **state)
 	rhv_session_release(&f->sess, (struct vs_http *)&dummy);
 	assert_int_equal(fk_logouts, 1);
 	assert_string_equal(fk_last_body, "scope=ovirt-app-api&token=tok-1");
-	assert_null(f->sess.token);
+	assert_null(f->sess.cred.token);
 	/* Released twice (teardown): harmless. */
 }
 
@@ -399,12 +350,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_login, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_login_for_many, setup,
+		cmocka_unit_test_setup_teardown(test_new_login, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_refusal_is_shared, setup,
+		cmocka_unit_test_setup_teardown(test_refusal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transient_failure, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_transient_failure_retried_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_before_expiry,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_failure, setup,

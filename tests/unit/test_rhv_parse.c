@@ -176,16 +176,16 @@ static void test_form_bodies(void **state)
 	assert_string_equal(b, "grant_type=password&scope=ovirt-app-api&"
 			       "username=admin%40internal&"
 			       "password=p%26s%3Ds%20w%2Brd%25");
-	rhv_free_secret(b);
+	pv_free_secret(b);
 	b = rhv_sso_body(NULL, NULL);
 	assert_string_equal(b, "grant_type=password&scope=ovirt-app-api&"
 			       "username=&password=");
-	rhv_free_secret(b);
+	pv_free_secret(b);
 	b = rhv_logout_body("fqbR1ftzh8wBCviLxJcYuV5oSDI=");
 	assert_string_equal(b, "scope=ovirt-app-api&"
 			       "token=fqbR1ftzh8wBCviLxJcYuV5oSDI%3D");
-	rhv_free_secret(b);
-	rhv_free_secret(NULL);
+	pv_free_secret(b);
+	pv_free_secret(NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1000,41 +1000,6 @@ static void test_settings_errors(void **state)
 	rhv_settings_release(&s);
 }
 
-/* ------------------------------------------------------------------ */
-/* Helpers.                                                             */
-
-static void test_util(void **state)
-{
-	struct rhv_buf b;
-	char dst[8];
-
-	(void)state;
-	rhv_buf_init(&b, 8);
-	assert_int_equal(rhv_buf_adds(&b, "12345"), 0);
-	/* Past the cap: refused, unchanged. */
-	assert_int_equal(rhv_buf_add_pct(&b, "a b"), RHV_BUF_TOO_BIG);
-	assert_string_equal(b.s, "12345");
-	assert_int_equal(rhv_buf_addf(&b, "%d", 1234), RHV_BUF_TOO_BIG);
-	assert_int_equal(rhv_buf_addf(&b, "%d", 678), 0);
-	assert_string_equal(b.s, "12345678");
-	rhv_buf_release_secret(&b);
-	assert_string_equal(b.s, "");
-
-	assert_string_equal(rhv_clean(dst, sizeof(dst), "a\tb\nc"), "a b c");
-	assert_string_equal(rhv_clean(dst, sizeof(dst), "0123456789"),
-			    "0123...");
-	assert_string_equal(rhv_clean(dst, sizeof(dst), NULL), "");
-	assert_true(rhv_streq_ci("Image_Locked", "image_locked"));
-	assert_false(rhv_streq_ci("down", "dow"));
-	assert_true(rhv_streq_ci(NULL, NULL));
-	assert_false(rhv_streq_ci("a", NULL));
-	assert_true(rhv_contains_ci("Cannot remove VM. VM is RUNNING.",
-				    "vm is running"));
-	assert_false(rhv_contains_ci("VM is run", "vm is running"));
-	assert_true(rhv_contains_ci("x", ""));
-	assert_false(rhv_contains_ci(NULL, "a"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1056,7 +1021,6 @@ int main(void)
 		cmocka_unit_test(test_fault_variants),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_settings_errors),
-		cmocka_unit_test(test_util),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,7 +78,7 @@ static void test_token_samples(void **state)
 		vs_error_clear(&err);
 		assert_int_equal(vmw_token_parse(TAG, b, len, &tok, &err), 0);
 		assert_string_equal(tok, "b00db39f948d13ea1e59b4d6fce8a2c9");
-		vmw_free_secret(tok);
+		pv_free_secret(tok);
 		free(b);
 	}
 }
@@ -761,84 +761,11 @@ static void test_vi_login_body(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "password")),
 			    "p\"w\\");
 	json_decref(o);
-	vmw_free_secret(b);
+	pv_free_secret(b);
 }
 
 /* ------------------------------------------------------------------ */
 /* Helpers.                                                             */
-
-static void test_pct(void **state)
-{
-	struct vmw_buf b;
-
-	(void)state;
-	vmw_buf_init(&b, 0);
-	assert_int_equal(vmw_buf_add_pct(&b, "vm-1021"), 0);
-	assert_string_equal(b.s, "vm-1021");
-	vmw_buf_release(&b);
-	assert_int_equal(vmw_buf_add_pct(&b, "../x?y=1&z#/ é"), 0);
-	assert_string_equal(b.s, "%2E%2E%2Fx%3Fy%3D1%26z%23%2F%20%C3%A9");
-	vmw_buf_release(&b);
-	assert_int_equal(
-		vmw_buf_add_pct(&b, "urn:vmomi:InventoryServiceTag:1:GLOBAL"),
-		0);
-	assert_string_equal(b.s, "urn%3Avmomi%3AInventoryServiceTag%3A1%3A"
-				 "GLOBAL");
-	vmw_buf_release(&b);
-	/* Over the cap: unchanged. */
-	vmw_buf_init(&b, 8);
-	assert_int_equal(vmw_buf_adds(&b, "abc"), 0);
-	assert_int_equal(vmw_buf_add_pct(&b, "////"), VMW_BUF_TOO_BIG);
-	assert_string_equal(b.s, "abc");
-	vmw_buf_release(&b);
-}
-
-static void test_clean(void **state)
-{
-	char d[8];
-
-	(void)state;
-	assert_string_equal(vmw_clean(d, sizeof(d), "a\tb"), "a?b");
-	assert_string_equal(vmw_clean(d, sizeof(d), "abcdefghij"), "abcd...");
-	assert_string_equal(vmw_clean(d, sizeof(d), NULL), "");
-	assert_true(vmw_streq_ci("Memory_Size_MiB", "memory_size_mib"));
-	assert_false(vmw_streq_ci("memory", "memory_size_mib"));
-}
-
-static void test_strmap(void **state)
-{
-	struct vmw_strmap m;
-	char k[32], v[32];
-	int found;
-	size_t i;
-
-	(void)state;
-	memset(&m, 0, sizeof(m));
-	assert_null(vmw_strmap_get(&m, "x", &found));
-	assert_int_equal(found, 0);
-	for (i = 0; i < 1000; i++) {
-		snprintf(k, sizeof(k), "urn:tag:%zu", i);
-		snprintf(v, sizeof(v), "name-%zu", i);
-		assert_int_equal(vmw_strmap_put(&m, k, i % 7 ? v : NULL), 0);
-	}
-	assert_int_equal(m.n, 1000);
-	for (i = 0; i < 1000; i++) {
-		const char *got;
-
-		snprintf(k, sizeof(k), "urn:tag:%zu", i);
-		snprintf(v, sizeof(v), "name-%zu", i);
-		got = vmw_strmap_get(&m, k, &found);
-		assert_int_equal(found, 1);
-		if (i % 7)
-			assert_string_equal(got, v);
-		else
-			assert_null(got);
-	}
-	assert_int_equal(vmw_strmap_put(&m, "urn:tag:1", "again"), 0);
-	assert_int_equal(m.n, 1000);
-	assert_string_equal(vmw_strmap_get(&m, "urn:tag:1", &found), "again");
-	vmw_strmap_release(&m);
-}
 
 static void test_idset(void **state)
 {
@@ -891,9 +818,6 @@ int main(void)
 		cmocka_unit_test(test_named),
 		cmocka_unit_test(test_vi_config),
 		cmocka_unit_test(test_vi_login_body),
-		cmocka_unit_test(test_pct),
-		cmocka_unit_test(test_clean),
-		cmocka_unit_test(test_strmap),
 		cmocka_unit_test(test_idset),
 	};
 

@@ -1,9 +1,10 @@
 /*
- * test_vmw_session.c - the vAPI session every worker of a vSphere
- * instance shares: login in either API generation, a refused login, one
- * re-login for a burst of 401s from many threads, a shared refusal, the
- * generation kept across re-logins, and the logout.  vCenter is a fake
- * http_do.
+ * test_vmw_session.c - the vAPI login for the session every worker of a
+ * vSphere instance shares: login in either API generation, a refused
+ * login, a re-login through the shared credential (kept in the
+ * generation found, and another for the next expiry), a refused re-login,
+ * and the logout.  vCenter is a fake http_do.  How workers share one
+ * re-login is test_pv_cred.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,9 +19,8 @@
 
 #include "vmware/vmw_internal.h"
 
-#define TAG	"vc-lab"
-#define BASE	"https://vc.example.com"
-#define THREADS 8
+#define TAG  "vc-lab"
+#define BASE "https://vc.example.com"
 
 /* The fake vCenter: what it answers and what it was asked. */
 static pthread_mutex_t fk_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -178,7 +178,7 @@ static char *token_of(struct vmw_session *s, unsigned long *gen)
 	char *tok = NULL;
 
 	vs_error_clear(&err);
-	assert_int_equal(vmw_session_token(s, &tok, gen, &err), 0);
+	assert_int_equal(pv_cred_token(&s->cred, NULL, &tok, gen, &err), 0);
 	return tok;
 }
 
@@ -200,7 +200,7 @@ static void test_login_modern(void **state)
 	tok = token_of(&s, &gen);
 	assert_string_equal(tok, "tok-1");
 	assert_int_equal(gen, 1);
-	vmw_free_secret(tok);
+	pv_free_secret(tok);
 	assert_int_equal(fk_rest_logins, 0);
 	assert_int_equal(fk_bad_request, 0);
 	vmw_session_release(&s, fake_http);
@@ -225,13 +225,13 @@ static void test_login_legacy(void **state)
 	assert_int_equal(vmw_session_legacy(&s), 1);
 	tok = token_of(&s, &gen);
 	assert_string_equal(tok, "ltok-1");
-	vmw_free_secret(tok);
+	pv_free_secret(tok);
 	/* A re-login stays with the generation found: no /api try. */
-	assert_int_equal(vmw_session_refresh(&s, fake_http, gen, &err), 0);
+	assert_int_equal(pv_cred_refresh(&s.cred, fake_http, gen, &err), 0);
 	tok = token_of(&s, &gen);
 	assert_string_equal(tok, "ltok-2");
 	assert_int_equal(gen, 2);
-	vmw_free_secret(tok);
+	pv_free_secret(tok);
 	assert_int_equal(fk_api_logins, 1);
 	assert_int_equal(fk_rest_logins, 2);
 	vmw_session_release(&s, fake_http);
@@ -276,101 +276,58 @@ static void test_login_nowhere(void **state)
 	vmw_session_release(&s, NULL);
 }
 
-struct burst {
-	struct vmw_session *s;
-	unsigned long gen;
-	int rc;
-	struct vs_error err;
-};
-
-static void *burst_thread(void *arg)
+static void test_relogin(void **state)
 {
-	struct burst *b = arg;
-
-	vs_error_clear(&b->err);
-	b->rc = vmw_session_refresh(b->s, fake_http, b->gen, &b->err);
-	return NULL;
-}
-
-static void run_burst(struct vmw_session *s, unsigned long gen, struct burst *b)
-{
-	pthread_t th[THREADS];
-	int i;
-
-	for (i = 0; i < THREADS; i++) {
-		b[i].s = s;
-		b[i].gen = gen;
-		assert_int_equal(
-			pthread_create(&th[i], NULL, burst_thread, &b[i]), 0);
-	}
-	for (i = 0; i < THREADS; i++)
-		assert_int_equal(pthread_join(th[i], NULL), 0);
-}
-
-static void test_refresh_burst(void **state)
-{
-	struct burst b[THREADS];
 	struct vmw_session s;
 	struct vs_error err;
 	unsigned long gen;
 	char *tok;
-	int i;
 
 	(void)state;
 	fk_reset(201, 200);
 	sess_init(&s);
 	vs_error_clear(&err);
 	assert_int_equal(vmw_session_login(&s, fake_http, &err), 0);
-	vmw_free_secret(token_of(&s, &gen));
-	run_burst(&s, gen, b);
-	for (i = 0; i < THREADS; i++)
-		assert_int_equal(b[i].rc, 0);
-	/* Eight workers saw the 401; vCenter saw one login. */
+	pv_free_secret(token_of(&s, &gen));
+	assert_int_equal(pv_cred_refresh(&s.cred, fake_http, gen, &err), 0);
 	assert_int_equal(fk_api_logins, 2);
 	tok = token_of(&s, &gen);
 	assert_string_equal(tok, "tok-2");
 	assert_int_equal(gen, 2);
-	vmw_free_secret(tok);
-	/* A late worker with the old generation just retries. */
-	assert_int_equal(vmw_session_refresh(&s, fake_http, 1, &err), 0);
-	assert_int_equal(fk_api_logins, 2);
+	pv_free_secret(tok);
 	/* The next expiry is the next generation: one more login. */
-	run_burst(&s, 2, b);
+	assert_int_equal(pv_cred_refresh(&s.cred, fake_http, 2, &err), 0);
 	assert_int_equal(fk_api_logins, 3);
+	assert_int_equal(fk_rest_logins, 0);
 	assert_int_equal(fk_bad_request, 0);
 	vmw_session_release(&s, fake_http);
 }
 
-static void test_refresh_refused_shared(void **state)
+static void test_relogin_refused(void **state)
 {
-	struct burst b[THREADS];
 	struct vmw_session s;
 	struct vs_error err;
 	unsigned long gen;
-	int i;
 
 	(void)state;
 	fk_reset(201, 200);
 	sess_init(&s);
 	vs_error_clear(&err);
 	assert_int_equal(vmw_session_login(&s, fake_http, &err), 0);
-	vmw_free_secret(token_of(&s, &gen));
+	pv_free_secret(token_of(&s, &gen));
 	/* The password changed under the run. */
 	pthread_mutex_lock(&fk_lock);
 	fk_api_status = 401;
 	pthread_mutex_unlock(&fk_lock);
-	run_burst(&s, gen, b);
-	for (i = 0; i < THREADS; i++) {
-		assert_int_equal(b[i].rc, VS_ERR);
-		assert_int_equal(b[i].err.cls, VS_EC_AUTH);
-		assert_non_null(strstr(b[i].err.message, "login refused"));
-	}
-	assert_int_equal(fk_api_logins, 2);
-	/* Later workers share the refusal without asking again. */
 	vs_error_clear(&err);
-	assert_int_equal(vmw_session_refresh(&s, fake_http, gen, &err), VS_ERR);
+	assert_int_equal(pv_cred_refresh(&s.cred, fake_http, gen, &err),
+			 VS_ERR);
 	assert_int_equal(err.cls, VS_EC_AUTH);
+	assert_int_equal(err.retryable, 0);
+	assert_non_null(strstr(err.message, TAG ": login refused"));
 	assert_int_equal(fk_api_logins, 2);
+	/* Refused is refused: the legacy path is not tried. */
+	assert_int_equal(fk_rest_logins, 0);
 	vmw_session_release(&s, fake_http);
 }
 
@@ -381,8 +338,8 @@ int main(void)
 		cmocka_unit_test(test_login_legacy),
 		cmocka_unit_test(test_login_refused),
 		cmocka_unit_test(test_login_nowhere),
-		cmocka_unit_test(test_refresh_burst),
-		cmocka_unit_test(test_refresh_refused_shared),
+		cmocka_unit_test(test_relogin),
+		cmocka_unit_test(test_relogin_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
