@@ -199,6 +199,188 @@ names_once() {
 		END { exit bad || !seen }' "$2"
 }
 
+# ---------------------------------------------------------------------
+# The sweep scripts (test_sweep_<platform>.sh) run one scenario against
+# each platform.  PLATFORM is the simulator's name for it (osp, rhv,
+# vmware), PROVIDER the configured instance (osp-sim, rhv-sim, vc-sim).
+# The helpers below read the script's SELECTED and KEPT (names, space
+# separated: what the rules must select and what they must keep) and
+# before (the simulator's names before anything ran, from sim_names).
+
+# sim_names PLATFORM: the names of the PLATFORM VMs the simulator still
+# has, sorted, one a line.
+sim_names() {
+	sim_get /_sim/state | python3 -c '
+import json, sys
+print("\n".join(sorted(v["name"] for v in json.load(sys.stdin)[sys.argv[1]])))' "$1"
+}
+
+# sim_stats PYTHON: run PYTHON with s = the simulator's statistics,
+# r = its requests by route, route(sub) = the requests to routes that
+# contain sub, and count(part, method) = the same, of one method.
+sim_stats() {
+	python3 -c "
+import json, urllib.request
+s = json.load(urllib.request.urlopen('$SIM_URL/_sim/stats'))
+r = s['by_route']
+def count(part, method=None):
+    return sum(v for k, v in r.items()
+               if part in k and (method is None or (' %s ' % method) in k))
+def route(sub):
+    return count(sub)
+$1
+"
+}
+
+# report_check FILE PYTHON: run PYTHON with r = the report JSON and
+# names = its VM names; fails when a VM appears twice.
+report_check() {
+	python3 -c "
+import json, sys, collections
+r = json.load(open('$1'))
+names = [v['name'] for v in r['vms']]
+ids = [(v['provider'], v['id']) for v in r['vms']]
+assert len(ids) == len(set(ids)), 'a VM appears twice in the report'
+$2
+"
+}
+
+# sweep_rules FILE [MAX_DELETES] [MAX_DELETE_PERCENT]: append the rules,
+# protections, limits and run settings the sweep scripts share; the
+# delete timeout is IT_DELETE_TIMEOUT (default 20s).
+sweep_rules() {
+	cat >>"$1" <<EOF
+rules:
+  - name: ci-leftovers
+    match: ["test_*", "jenkins-*"]
+    older_than: 4h
+  - name: nightly
+    regex: ["^ci-build-[0-9a-f]+$"]
+    older_than: 24h
+protect:
+  names: ["*-keep"]
+limits:
+  max_deletes: ${2:-200}
+  max_delete_percent: ${3:-100}
+run:
+  workers: 8
+  retry_rounds: 2
+  retry_delay: 100ms
+  delete_timeout: ${IT_DELETE_TIMEOUT:-20s}
+  confirm_interval: 100ms
+EOF
+}
+
+# sweep_check_plan PLAN [PYTHON]: the plan in PLAN (JSON) selects exactly
+# SELECTED, keeps each of KEPT with a reason and names the rules of each
+# VM it selects; PYTHON then runs with p = the plan and kept = the
+# reasons by name.
+sweep_check_plan() {
+	check "plan selects exactly the expected VMs" python3 -c "
+import json
+p = json.load(open('$1'))
+got = sorted(v['name'] for v in p['vms'])
+want = sorted('$SELECTED'.split())
+assert got == want, (got, want)
+kept = {k['name']: k['reason'] for k in p['kept']}
+for n in '$KEPT'.split():
+    assert n in kept and kept[n], (n, kept)
+assert all(v['rules'] for v in p['vms'])
+${2:-}
+"
+}
+
+# sweep_check_dry_run PLATFORM PROVIDER CFG: a dry run with CFG deletes
+# nothing, reports exactly SELECTED as pretend (in $IT_TMP/dry.json),
+# logs a pretend delete for each, and the inventory once.
+sweep_check_dry_run() {
+	local platform=$1 provider=$2 cfg=$3
+
+	vs -c "$cfg" run --dry-run --report "$IT_TMP/dry.json"
+	check "dry run exits 0" [ "$RC" = 0 ]
+	check "dry run deletes nothing" [ "$(sim_names "$platform")" = "$before" ]
+	check "dry run report lists exactly the plan as pretend" \
+		report_check "$IT_TMP/dry.json" "
+assert sorted(names) == sorted('$SELECTED'.split()), names
+assert all(v['outcome'] == 'pretend' for v in r['vms'])
+assert r['run']['mode'] == 'dry_run'
+"
+	check "dry run logs a pretend delete per VM" bash -c "
+	for n in $SELECTED; do grep -q \"Pretend delete: \$n on $provider\" '$IT_TMP/err' || exit 1; done"
+	check "the inventory is logged once, by the core" \
+		[ "$(grep -c "$provider: listed [0-9]* VMs\$" "$IT_TMP/err")" = 1 -a \
+		"$(grep -c "$provider: listed " "$IT_TMP/err")" = 1 ]
+}
+
+# sweep_check_real_run PLATFORM CFG WHO OTHERS: a real run with CFG
+# deletes exactly SELECTED, leaves KEPT and OTHERS (the check calls them
+# WHO), and reports every planned VM once as deleted ($IT_TMP/real.json).
+sweep_check_real_run() {
+	local platform=$1 cfg=$2 who=$3 others=$4
+
+	vs -c "$cfg" run --yes --report "$IT_TMP/real.json"
+	check "real run exits 0" [ "$RC" = 0 ]
+	check "real run deletes exactly the plan" python3 -c "
+before = set('''$before'''.split())
+after = set('''$(sim_names "$platform")'''.split())
+assert before - after == set('$SELECTED'.split()), before - after
+"
+	check "$who survive" bash -c "
+	s='$(sim_names "$platform")'; for n in $KEPT $others; do echo \"\$s\" | grep -qx -- \"\$n\" || exit 1; done"
+	check "real report: every planned VM once, deleted" \
+		report_check "$IT_TMP/real.json" "
+assert sorted(names) == sorted('$SELECTED'.split()), names
+assert all(v['outcome'] == 'deleted' for v in r['vms']), [(v['name'], v['outcome']) for v in r['vms']]
+assert r['run']['mode'] == 'real'
+"
+}
+
+# sweep_check_empty_run CFG: a second run finds nothing to do, and an
+# empty selection is a success.
+sweep_check_empty_run() {
+	vs -c "$1" run --yes --report "$IT_TMP/empty.json"
+	check "empty selection exits 0" [ "$RC" = 0 ]
+	check "empty selection report has no VMs" \
+		report_check "$IT_TMP/empty.json" "assert names == []"
+}
+
+# sweep_check_bursts PLATFORM CONFIG_FN: bursts of 503 and 429 from the
+# simulator are retried until SELECTED and the script's 40 extra VMs
+# (mkinventory FILE 40) are all deleted.  CONFIG_FN writes the
+# provider's configuration (osp_config, rhv_config, vmware_config).
+sweep_check_bursts() {
+	local platform=$1 config=$2 n
+
+	n=$(($(echo $SELECTED | wc -w) + 40))
+	mkinventory "$IT_TMP/faults.json" 40
+	sim_start --inventory "$IT_TMP/faults.json" \
+		--fault "$platform:503:0.1" --fault "$platform:429:0.05" || exit 1
+	"$config" "$IT_TMP/faults.yaml"
+	sweep_rules "$IT_TMP/faults.yaml" -1 100
+	vs -c "$IT_TMP/faults.yaml" run --yes --report "$IT_TMP/faults-report.json"
+	check "run through 503/429 bursts exits 0" [ "$RC" = 0 ]
+	check "run through 503/429 bursts deletes all" \
+		report_check "$IT_TMP/faults-report.json" "
+assert len(names) == $n, len(names)
+bad = [(v['name'], v['outcome'], v.get('error')) for v in r['vms'] if v['outcome'] != 'deleted']
+assert not bad, (collections.Counter(v['outcome'] for v in r['vms']), bad)
+"
+	check "the simulator did answer 503 and 429" sim_stats "
+assert s['by_status'].get('503', 0) > 0 and s['by_status'].get('429', 0) > 0, s['by_status']
+"
+}
+
+# sweep_check_unreachable PROVIDER CFG: with the simulator stopped, a run
+# exits 3 and names PROVIDER, once a line.
+sweep_check_unreachable() {
+	sim_stop
+	vs -c "$2" run --yes --report "$IT_TMP/dead.json"
+	check "unreachable provider exits 3" [ "$RC" = 3 ]
+	check "unreachable provider names itself" grep -q "$1" "$IT_TMP/err"
+	check "unreachable provider names itself once a line" \
+		names_once "$1" "$IT_TMP/err"
+}
+
 it_finish() {
 	sim_stop
 	echo "$IT_PASS passed, $IT_FAIL failed"

@@ -46,90 +46,24 @@ PY
 SELECTED="test_vm_1 test_vm_2 jenkins-4411 ci-build-7f3a test_expired"
 KEPT="test_young ci-build-0abc test_locked test_tagged test_meta test_until test_db-keep"
 
-rules() {
-	cat >>"$1" <<EOF
-rules:
-  - name: ci-leftovers
-    match: ["test_*", "jenkins-*"]
-    older_than: 4h
-  - name: nightly
-    regex: ["^ci-build-[0-9a-f]+$"]
-    older_than: 24h
-protect:
-  names: ["*-keep"]
-limits:
-  max_deletes: ${2:-200}
-  max_delete_percent: ${3:-100}
-run:
-  workers: 8
-  retry_rounds: 2
-  retry_delay: 100ms
-  delete_timeout: 20s
-  confirm_interval: 100ms
-EOF
-}
-
-# names_in_state: the OpenStack server names the simulator still has.
-names_in_state() {
-	sim_get /_sim/state | python3 -c '
-import json, sys
-print("\n".join(sorted(v["name"] for v in json.load(sys.stdin)["osp"])))'
-}
-
-# report_check FILE PYTHON: run PYTHON with r = the report JSON.
-report_check() {
-	python3 -c "
-import json, sys, collections
-r = json.load(open('$1'))
-names = [v['name'] for v in r['vms']]
-ids = [(v['provider'], v['id']) for v in r['vms']]
-assert len(ids) == len(set(ids)), 'a VM appears twice in the report'
-$2
-"
-}
-
 mkinventory "$IT_TMP/inv.json"
 sim_start --inventory "$IT_TMP/inv.json" --delete-polls 2 || exit 1
 osp_config "$IT_TMP/cfg.yaml"
-rules "$IT_TMP/cfg.yaml"
-before=$(names_in_state)
+sweep_rules "$IT_TMP/cfg.yaml"
+before=$(sim_names osp)
 
 # --- the plan
 vs -c "$IT_TMP/cfg.yaml" plan --format json
 check "plan exits 0" [ "$RC" = 0 ]
 cp "$IT_TMP/out" "$IT_TMP/plan.json"
-check "plan selects exactly the expected VMs" python3 -c "
-import json
-p = json.load(open('$IT_TMP/plan.json'))
-got = sorted(v['name'] for v in p['vms'])
-want = sorted('$SELECTED'.split())
-assert got == want, (got, want)
-kept = {k['name']: k['reason'] for k in p['kept']}
-for n in '$KEPT'.split():
-    assert n in kept and kept[n], n
-assert all(v['rules'] for v in p['vms'])
-"
+sweep_check_plan "$IT_TMP/plan.json"
 vs -c "$IT_TMP/cfg.yaml" plan
 check "plan table names every selected VM" \
 	bash -c "for n in $SELECTED; do grep -q -- \"\$n\" '$IT_TMP/out' || exit 1; done"
 
 # --- a dry run deletes nothing and reports exactly the plan
-vs -c "$IT_TMP/cfg.yaml" run --dry-run --report "$IT_TMP/dry.json"
-check "dry run exits 0" [ "$RC" = 0 ]
-check "dry run deletes nothing" [ "$(names_in_state)" = "$before" ]
-check "dry run report lists exactly the plan as pretend" report_check "$IT_TMP/dry.json" "
-assert sorted(names) == sorted('$SELECTED'.split()), names
-assert all(v['outcome'] == 'pretend' for v in r['vms'])
-assert r['run']['mode'] == 'dry_run'
-"
-check "dry run logs a pretend delete per VM" bash -c "
-	for n in $SELECTED; do grep -q \"Pretend delete: \$n on osp-sim\" '$IT_TMP/err' || exit 1; done"
-check "the inventory is logged once, by the core" \
-	[ "$(grep -c 'osp-sim: listed [0-9]* VMs$' "$IT_TMP/err")" = 1 -a \
-	  "$(grep -c 'osp-sim: listed ' "$IT_TMP/err")" = 1 ]
-check "dry run sent no server DELETE or action" python3 -c "
-import json, urllib.request
-s = json.load(urllib.request.urlopen('$SIM_URL/_sim/stats'))
+sweep_check_dry_run osp osp-sim "$IT_TMP/cfg.yaml"
+check "dry run sent no server DELETE or action" sim_stats "
 bad = [k for k in s['by_route'] if ('DELETE' in k or 'action' in k) and 'auth/tokens' not in k]
 assert not bad, s['by_route']
 "
@@ -137,52 +71,36 @@ assert not bad, s['by_route']
 # --- a real run needs --yes when nobody can confirm
 vs -c "$IT_TMP/cfg.yaml" run
 check "real run without --yes refuses (exit 2)" [ "$RC" = 2 ]
-check "real run without --yes deletes nothing" [ "$(names_in_state)" = "$before" ]
+check "real run without --yes deletes nothing" [ "$(sim_names osp)" = "$before" ]
 
 # --- a gate stops the run before anything is deleted
 sed -i 's/max_deletes: 200/max_deletes: 3/' "$IT_TMP/cfg.yaml"
 vs -c "$IT_TMP/cfg.yaml" run --yes
 check "max_deletes gate exits 4" [ "$RC" = 4 ]
 check "gate message names the limit" grep -q "max_deletes" "$IT_TMP/err"
-check "gate deletes nothing" [ "$(names_in_state)" = "$before" ]
+check "gate deletes nothing" [ "$(sim_names osp)" = "$before" ]
 sed -i 's/max_deletes: 3/max_deletes: 200/' "$IT_TMP/cfg.yaml"
 
 # --- the real run deletes exactly the plan
-vs -c "$IT_TMP/cfg.yaml" run --yes --report "$IT_TMP/real.json"
-check "real run exits 0" [ "$RC" = 0 ]
-check "real run deletes exactly the plan" python3 -c "
-before = set('''$before'''.split())
-after = set('''$(names_in_state)'''.split())
-assert before - after == set('$SELECTED'.split()), before - after
-"
-check "protected and excluded VMs survive" bash -c "
-	s='$(names_in_state)'; for n in $KEPT prod-db-2 infra-dns-1; do echo \"\$s\" | grep -qx -- \"\$n\" || exit 1; done"
-check "real report: every planned VM once, deleted" report_check "$IT_TMP/real.json" "
-assert sorted(names) == sorted('$SELECTED'.split()), names
-assert all(v['outcome'] == 'deleted' for v in r['vms']), [(v['name'], v['outcome']) for v in r['vms']]
-assert r['run']['mode'] == 'real'
-"
+sweep_check_real_run osp "$IT_TMP/cfg.yaml" "protected and excluded VMs" \
+	"prod-db-2 infra-dns-1"
 check "the run ends with a summary" grep -q "osp-sim" "$IT_TMP/out"
 
 # --- a second run finds nothing to do: an empty selection is a success
-vs -c "$IT_TMP/cfg.yaml" run --yes --report "$IT_TMP/empty.json"
-check "empty selection exits 0" [ "$RC" = 0 ]
-check "empty selection report has no VMs" report_check "$IT_TMP/empty.json" "assert names == []"
+sweep_check_empty_run "$IT_TMP/cfg.yaml"
 
 # --- 2,500 servers listed across pages; a dry run plans them all
 mkinventory "$IT_TMP/big.json" 2500
 sim_start --inventory "$IT_TMP/big.json" || exit 1
 osp_config "$IT_TMP/big.yaml"
-rules "$IT_TMP/big.yaml" -1 100
+sweep_rules "$IT_TMP/big.yaml" -1 100
 vs -c "$IT_TMP/big.yaml" run --dry-run --report "$IT_TMP/big-dry.json"
 check "2,500-server dry run exits 0" [ "$RC" = 0 ]
 check "2,500-server listing is complete" report_check "$IT_TMP/big-dry.json" "
 assert r['summary']['osp-sim']['listed'] == 2514, r['summary']
 assert len(names) == 2505, len(names)
 "
-check "listing followed several pages" python3 -c "
-import json, urllib.request
-s = json.load(urllib.request.urlopen('$SIM_URL/_sim/stats'))
+check "listing followed several pages" sim_stats "
 pages = sum(v for k, v in s['by_route'].items() if 'servers/detail' in k)
 assert pages >= 3, s['by_route']
 "
@@ -191,15 +109,13 @@ assert pages >= 3, s['by_route']
 mkinventory "$IT_TMP/ttl.json" 60
 sim_start --inventory "$IT_TMP/ttl.json" --session-ttl 40 || exit 1
 osp_config "$IT_TMP/ttl.yaml"
-rules "$IT_TMP/ttl.yaml" -1 100
+sweep_rules "$IT_TMP/ttl.yaml" -1 100
 vs -c "$IT_TMP/ttl.yaml" run --yes --report "$IT_TMP/ttl-report.json"
 check "run across token expiry exits 0" [ "$RC" = 0 ]
 check "run across token expiry deletes all" report_check "$IT_TMP/ttl-report.json" "
 assert len(names) == 65 and all(v['outcome'] == 'deleted' for v in r['vms'])
 "
-check "token renewed once per expiry" python3 -c "
-import json, urllib.request
-s = json.load(urllib.request.urlopen('$SIM_URL/_sim/stats'))
+check "token renewed once per expiry" sim_stats "
 auth = sum(v for k, v in s['by_route'].items() if 'auth/tokens' in k)
 other = s['requests'] - auth
 expiries = other // 40 + 1
@@ -207,28 +123,13 @@ assert 2 <= auth <= expiries + 1, (auth, other, s['by_route'])
 "
 
 # --- bursts of 503 and 429 are retried
-mkinventory "$IT_TMP/faults.json" 40
-sim_start --inventory "$IT_TMP/faults.json" --fault osp:503:0.1 \
-	--fault osp:429:0.05 || exit 1
-osp_config "$IT_TMP/faults.yaml"
-rules "$IT_TMP/faults.yaml" -1 100
-vs -c "$IT_TMP/faults.yaml" run --yes --report "$IT_TMP/faults-report.json"
-check "run through 503/429 bursts exits 0" [ "$RC" = 0 ]
-check "run through 503/429 bursts deletes all" report_check "$IT_TMP/faults-report.json" "
-assert len(names) == 45, len(names)
-assert all(v['outcome'] == 'deleted' for v in r['vms']), collections.Counter(v['outcome'] for v in r['vms'])
-"
-check "the simulator did answer 503 and 429" python3 -c "
-import json, urllib.request
-s = json.load(urllib.request.urlopen('$SIM_URL/_sim/stats'))
-assert s['by_status'].get('503', 0) > 0 and s['by_status'].get('429', 0) > 0, s['by_status']
-"
+sweep_check_bursts osp osp_config
 
 # --- a delete that ends in ERROR is failed, exit 1
 mkinventory "$IT_TMP/err.json"
 sim_start --inventory "$IT_TMP/err.json" --fault osp:delete-error || exit 1
 osp_config "$IT_TMP/err.yaml"
-rules "$IT_TMP/err.yaml"
+sweep_rules "$IT_TMP/err.yaml"
 vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/err-report.json"
 check "deletes ending in ERROR exit 1" [ "$RC" = 1 ]
 check "deletes ending in ERROR are failed with a message" report_check "$IT_TMP/err-report.json" "
@@ -248,10 +149,6 @@ check "wrong password says why" grep -q "osp-sim: Keystone refused" "$IT_TMP/err
 check "wrong password names the provider once a line" names_once osp-sim "$IT_TMP/err"
 
 # --- a dead endpoint: exit 3, one clear line
-sim_stop
-vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/dead.json"
-check "unreachable provider exits 3" [ "$RC" = 3 ]
-check "unreachable provider names itself" grep -q "osp-sim" "$IT_TMP/err"
-check "unreachable provider names itself once a line" names_once osp-sim "$IT_TMP/err"
+sweep_check_unreachable osp-sim "$IT_TMP/err.yaml"
 
 it_finish

@@ -63,65 +63,11 @@ KEPT="test_young ci-build-fade test_tagged jenkins-kept test_until test_db-keep 
 # The selected VMs that are on or suspended and must be stopped first.
 RUNNING="test_vm_1 jenkins-4411 ci-build-7f3a"
 
-rules() {
-	cat >>"$1" <<EOF
-rules:
-  - name: ci-leftovers
-    match: ["test_*", "jenkins-*"]
-    older_than: 4h
-  - name: nightly
-    regex: ["^ci-build-[0-9a-f]+$"]
-    older_than: 24h
-protect:
-  names: ["*-keep"]
-limits:
-  max_deletes: ${2:-200}
-  max_delete_percent: ${3:-100}
-run:
-  workers: 8
-  retry_rounds: 2
-  retry_delay: 100ms
-  delete_timeout: 20s
-  confirm_interval: 100ms
-EOF
-}
-
-# names_in_state: the vSphere VM names the simulator still has.
-names_in_state() {
-	sim_get /_sim/state | python3 -c '
-import json, sys
-print("\n".join(sorted(v["name"] for v in json.load(sys.stdin)["vmware"])))'
-}
-
-# stats PYTHON: run PYTHON with s = the simulator's statistics and
-# route(substr) = the requests to routes containing substr.
-stats() {
-	python3 -c "
-import json, urllib.request
-s = json.load(urllib.request.urlopen('$SIM_URL/_sim/stats'))
-def route(sub):
-    return sum(v for k, v in s['by_route'].items() if sub in k)
-$1
-"
-}
-
-# report_check FILE PYTHON: run PYTHON with r = the report JSON.
-report_check() {
-	python3 -c "
-import json, sys, collections
-r = json.load(open('$1'))
-names = [v['name'] for v in r['vms']]
-ids = [(v['provider'], v['id']) for v in r['vms']]
-assert len(ids) == len(set(ids)), 'a VM appears twice in the report'
-$2
-"
-}
-
 mkinventory "$IT_TMP/inv.json"
 sim_start --inventory "$IT_TMP/inv.json" || exit 1
 vmware_config "$IT_TMP/cfg.yaml"
-rules "$IT_TMP/cfg.yaml"
-before=$(names_in_state)
+sweep_rules "$IT_TMP/cfg.yaml"
+before=$(sim_names vmware)
 
 # --- check: the plugin loads and logs in
 vs -c "$IT_TMP/cfg.yaml" check
@@ -131,17 +77,8 @@ check "check exits 0" [ "$RC" = 0 ]
 vs -c "$IT_TMP/cfg.yaml" plan --format json
 check "plan exits 0" [ "$RC" = 0 ]
 cp "$IT_TMP/out" "$IT_TMP/plan.json"
-check "plan selects exactly the expected VMs" python3 -c "
-import json
-p = json.load(open('$IT_TMP/plan.json'))
-got = sorted(v['name'] for v in p['vms'])
-want = sorted('$SELECTED'.split())
-assert got == want, (got, want)
-kept = {k['name']: k['reason'] for k in p['kept']}
-for n in '$KEPT'.split():
-    assert n in kept and kept[n], (n, kept)
+sweep_check_plan "$IT_TMP/plan.json" "
 assert 'test_golden' not in kept, 'a template was listed'
-assert all(v['rules'] for v in p['vms'])
 assert p['summary']['vc-sim']['listed'] == 15, p['summary']
 "
 check "tags, ages and names are the reasons kept" python3 -c "
@@ -156,43 +93,20 @@ assert 'first seen' in kept['test_nodate'].lower(), kept['test_nodate']
 "
 
 # --- a dry run deletes nothing and reports exactly the plan
-vs -c "$IT_TMP/cfg.yaml" run --dry-run --report "$IT_TMP/dry.json"
-check "dry run exits 0" [ "$RC" = 0 ]
-check "dry run deletes nothing" [ "$(names_in_state)" = "$before" ]
-check "dry run report lists exactly the plan as pretend" report_check "$IT_TMP/dry.json" "
-assert sorted(names) == sorted('$SELECTED'.split()), names
-assert all(v['outcome'] == 'pretend' for v in r['vms'])
-assert r['run']['mode'] == 'dry_run'
-"
-check "dry run logs a pretend delete per VM" bash -c "
-	for n in $SELECTED; do grep -q \"Pretend delete: \$n on vc-sim\" '$IT_TMP/err' || exit 1; done"
-check "the inventory is logged once, by the core" \
-	[ "$(grep -c 'vc-sim: listed [0-9]* VMs$' "$IT_TMP/err")" = 1 -a \
-	  "$(grep -c 'vc-sim: listed ' "$IT_TMP/err")" = 1 ]
-check "dry run sent no DELETE and no power-off" stats "
+sweep_check_dry_run vmware vc-sim "$IT_TMP/cfg.yaml"
+check "dry run sent no DELETE and no power-off" sim_stats "
 assert route('DELETE /api/vcenter/vm') == 0, s['by_route']
 assert route('POST /api/vcenter/vm') == 0, s['by_route']
 "
-check "the session is ended at exit" stats "
+check "the session is ended at exit" sim_stats "
 assert route('DELETE /api/session') >= 1, s['by_route']
 "
 
 # --- the real run deletes exactly the plan, stopping running VMs first
-vs -c "$IT_TMP/cfg.yaml" run --yes --report "$IT_TMP/real.json"
-check "real run exits 0" [ "$RC" = 0 ]
-check "real run deletes exactly the plan" python3 -c "
-before = set('''$before'''.split())
-after = set('''$(names_in_state)'''.split())
-assert before - after == set('$SELECTED'.split()), before - after
-"
-check "protected, excluded and template VMs survive" bash -c "
-	s='$(names_in_state)'; for n in $KEPT test_golden prod-db-2 infra-dns-1; do echo \"\$s\" | grep -qx -- \"\$n\" || exit 1; done"
-check "real report: every planned VM once, deleted" report_check "$IT_TMP/real.json" "
-assert sorted(names) == sorted('$SELECTED'.split()), names
-assert all(v['outcome'] == 'deleted' for v in r['vms']), [(v['name'], v['outcome']) for v in r['vms']]
-assert r['run']['mode'] == 'real'
-"
-check "running VMs were stopped before their delete" stats "
+sweep_check_real_run vmware "$IT_TMP/cfg.yaml" \
+	"protected, excluded and template VMs" \
+	"test_golden prod-db-2 infra-dns-1"
+check "running VMs were stopped before their delete" sim_stats "
 stops = route('POST /api/vcenter/vm/{vm}/power')
 assert stops == len('$RUNNING'.split()), (stops, s['by_route'])
 assert route('DELETE /api/vcenter/vm') == len('$SELECTED'.split()), s['by_route']
@@ -200,15 +114,13 @@ assert s['by_status'].get('400', 0) == 0, s['by_status']
 "
 
 # --- a second run finds nothing to do: an empty selection is a success
-vs -c "$IT_TMP/cfg.yaml" run --yes --report "$IT_TMP/empty.json"
-check "empty selection exits 0" [ "$RC" = 0 ]
-check "empty selection report has no VMs" report_check "$IT_TMP/empty.json" "assert names == []"
+sweep_check_empty_run "$IT_TMP/cfg.yaml"
 
 # --- vi_json: off leaves every age unknown: nothing selected by age
 sim_start --inventory "$IT_TMP/inv.json" || exit 1
 vmware_config "$IT_TMP/off.yaml"
 sed -i 's/^    max_concurrency: 8/    max_concurrency: 8\n    vi_json: "off"/' "$IT_TMP/off.yaml"
-rules "$IT_TMP/off.yaml"
+sweep_rules "$IT_TMP/off.yaml"
 vs -c "$IT_TMP/off.yaml" plan --format json
 check "vi_json off: plan exits 0" [ "$RC" = 0 ]
 check "vi_json off: ages unknown, nothing selected" python3 -c "
@@ -216,12 +128,12 @@ import json
 p = json.load(open('$IT_TMP/out'))
 assert p['vms'] == [], [v['name'] for v in p['vms']]
 "
-check "vi_json off: no VI/JSON request" stats "assert route('/sdk/') == 0, s['by_route']"
+check "vi_json off: no VI/JSON request" sim_stats "assert route('/sdk/') == 0, s['by_route']"
 
 # --- a 6.7-era vCenter: only /rest, no VI/JSON
 sim_start --inventory "$IT_TMP/inv.json" --vsphere-legacy || exit 1
 vmware_config "$IT_TMP/legacy.yaml"
-rules "$IT_TMP/legacy.yaml"
+sweep_rules "$IT_TMP/legacy.yaml"
 vs -c "$IT_TMP/legacy.yaml" plan --format json
 check "legacy: plan exits 0" [ "$RC" = 0 ]
 check "legacy: ages unknown, no age rule selects" python3 -c "
@@ -234,7 +146,7 @@ check "legacy: said once that VI/JSON is missing" bash -c "
 	[ \"\$(grep -c 'no VI/JSON' '$IT_TMP/err')\" = 1 ]"
 # A rule without older_than selects by name alone; tags still protect.
 sed -i 's/^rules:/rules:\n  - name: jenkins-any-age\n    match: ["jenkins-*"]/' "$IT_TMP/legacy.yaml"
-before=$(names_in_state)
+before=$(sim_names vmware)
 vs -c "$IT_TMP/legacy.yaml" run --yes --report "$IT_TMP/legacy.json"
 check "legacy: name-only rule run exits 0" [ "$RC" = 0 ]
 check "legacy: deletes exactly the name match, tag-protected kept" report_check "$IT_TMP/legacy.json" "
@@ -245,10 +157,10 @@ assert 'vmsweep:keep' in kept['jenkins-kept'], kept
 "
 check "legacy: jenkins-4411 is gone, nothing else" python3 -c "
 before = set('''$before'''.split())
-after = set('''$(names_in_state)'''.split())
+after = set('''$(sim_names vmware)'''.split())
 assert before - after == {'jenkins-4411'}, before - after
 "
-check "legacy: spoke only /rest" stats "
+check "legacy: spoke only /rest" sim_stats "
 assert route('/rest/vcenter/vm') > 0 and route('/rest/com/vmware/cis/session') > 0, s['by_route']
 assert route('POST /rest/vcenter/vm/{vm}/power/{action}') == 1, s['by_route']
 assert route(' /api/vcenter') == 0, s['by_route']
@@ -258,7 +170,7 @@ assert route(' /api/vcenter') == 0, s['by_route']
 mkinventory "$IT_TMP/big.json" 9000 lopsided
 sim_start --inventory "$IT_TMP/big.json" --vsphere-cap 4000 || exit 1
 vmware_config "$IT_TMP/big.yaml"
-rules "$IT_TMP/big.yaml" -1 100
+sweep_rules "$IT_TMP/big.yaml" -1 100
 vs -c "$IT_TMP/big.yaml" run --dry-run --report "$IT_TMP/big-dry.json"
 check "9,000-VM dry run exits 0" [ "$RC" = 0 ]
 check "9,000-VM listing is complete and the plan exact" report_check "$IT_TMP/big-dry.json" "
@@ -266,7 +178,7 @@ assert r['summary']['vc-sim']['listed'] == 9015, r['summary']
 assert len(names) == 9005, len(names)
 assert len(set(names)) == 9005
 "
-check "the cap was hit and the list partitioned by power, folder and host" stats "
+check "the cap was hit and the list partitioned by power, folder and host" sim_stats "
 assert s['by_status'].get('500', 0) >= 3, s['by_status']
 assert route('GET /api/vcenter/folder') == 1, s['by_route']
 assert route('GET /api/vcenter/host') == 1, s['by_route']
@@ -278,7 +190,7 @@ check "the partitioning is logged" grep -q "result cap" "$IT_TMP/err"
 mkinventory "$IT_TMP/ttl.json" 60
 sim_start --inventory "$IT_TMP/ttl.json" --session-ttl 40 || exit 1
 vmware_config "$IT_TMP/ttl.yaml"
-rules "$IT_TMP/ttl.yaml" -1 100
+sweep_rules "$IT_TMP/ttl.yaml" -1 100
 vs -c "$IT_TMP/ttl.yaml" run --yes --report "$IT_TMP/ttl-report.json"
 check "run across session expiry exits 0" [ "$RC" = 0 ]
 check "run across session expiry deletes all" report_check "$IT_TMP/ttl-report.json" "
@@ -286,7 +198,7 @@ assert len(names) == 65, len(names)
 bad = [(v['name'], v['outcome'], v.get('error')) for v in r['vms'] if v['outcome'] != 'deleted']
 assert not bad, bad
 "
-check "session renewed once per expiry" stats "
+check "session renewed once per expiry" sim_stats "
 logins = route('POST /api/session') + route('SessionManager/Login')
 other = s['requests'] - logins - route('/_sim/')
 expiries = other // 40 + 1
@@ -294,27 +206,13 @@ assert 2 <= logins <= expiries + 1, (logins, other, s['by_route'])
 "
 
 # --- bursts of 503 and 429 are retried
-mkinventory "$IT_TMP/faults.json" 40
-sim_start --inventory "$IT_TMP/faults.json" --fault vmware:503:0.1 \
-	--fault vmware:429:0.05 || exit 1
-vmware_config "$IT_TMP/faults.yaml"
-rules "$IT_TMP/faults.yaml" -1 100
-vs -c "$IT_TMP/faults.yaml" run --yes --report "$IT_TMP/faults-report.json"
-check "run through 503/429 bursts exits 0" [ "$RC" = 0 ]
-check "run through 503/429 bursts deletes all" report_check "$IT_TMP/faults-report.json" "
-assert len(names) == 45, len(names)
-bad = [(v['name'], v['outcome'], v.get('error')) for v in r['vms'] if v['outcome'] != 'deleted']
-assert not bad, bad
-"
-check "the simulator did answer 503 and 429" stats "
-assert s['by_status'].get('503', 0) > 0 and s['by_status'].get('429', 0) > 0, s['by_status']
-"
+sweep_check_bursts vmware vmware_config
 
 # --- a delete that fails is failed, exit 1
 mkinventory "$IT_TMP/err.json"
 sim_start --inventory "$IT_TMP/err.json" --fault vmware:delete-error || exit 1
 vmware_config "$IT_TMP/err.yaml"
-rules "$IT_TMP/err.yaml"
+sweep_rules "$IT_TMP/err.yaml"
 vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/err-report.json"
 check "failing deletes exit 1" [ "$RC" = 1 ]
 check "failing deletes are failed with a message" report_check "$IT_TMP/err-report.json" "
@@ -329,7 +227,7 @@ check "the summary lists the failures" grep -q "failed" "$IT_TMP/out"
 # --- a VM stuck in another task is locked, retryable, still failed
 sim_start --inventory "$IT_TMP/err.json" --fault vmware:delete-stuck || exit 1
 vmware_config "$IT_TMP/err.yaml"
-rules "$IT_TMP/err.yaml"
+sweep_rules "$IT_TMP/err.yaml"
 vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/stuck-report.json"
 check "busy VMs exit 1" [ "$RC" = 1 ]
 check "busy VMs are failed as locked" report_check "$IT_TMP/stuck-report.json" "
@@ -341,7 +239,7 @@ for v in r['vms']:
 # --- bad credentials: exit 3, one clear line
 sim_start --inventory "$IT_TMP/err.json" --password other || exit 1
 vmware_config "$IT_TMP/err.yaml"
-rules "$IT_TMP/err.yaml"
+sweep_rules "$IT_TMP/err.yaml"
 vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/auth.json"
 check "refused login exits 3" [ "$RC" = 3 ]
 check "refused login names the provider" grep -q "vc-sim.*login refused" "$IT_TMP/err"
@@ -352,10 +250,6 @@ check "check: refused login names the provider once a line" \
 	names_once vc-sim "$IT_TMP/err"
 
 # --- a dead endpoint: exit 3, one clear line
-sim_stop
-vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/dead.json"
-check "unreachable provider exits 3" [ "$RC" = 3 ]
-check "unreachable provider names itself" grep -q "vc-sim" "$IT_TMP/err"
-check "unreachable provider names itself once a line" names_once vc-sim "$IT_TMP/err"
+sweep_check_unreachable vc-sim "$IT_TMP/err.yaml"
 
 it_finish
