@@ -22,9 +22,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "paths.h"
 #include "timeutil.h"
 
 #define LOCK_NAME "vmsweep.lock"
+/* The longest directory path: PATH_MAX (4096 on Linux) less its NUL. */
+#define PATH_CAP 4095
 /* The record is short; anything longer is not ours. */
 #define RECORD_MAX 128
 
@@ -33,82 +37,38 @@ struct vs_lock {
 	char *path;
 };
 
-/* Make dir (and its parents) with mode 0700; existing ones are fine. */
-static int make_dirs(const char *dir, struct vs_error *err)
+int vs_lock_default_path(char *buf, size_t sz, struct vs_error *err)
 {
-	char eb[128];
-	char *p, *copy = strdup(dir);
-	int rc = VS_ERR;
+	struct vs_buf dir;
+	int n, ours, rc = VS_ERR;
 
-	if (!copy)
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
-	for (p = copy + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
-			vs_error_set(
-				err, VS_EC_CONFIG, 0, 0,
-				"cannot create the lock directory '%s': %s",
-				copy, strerror_r(errno, eb, sizeof(eb)));
-			goto out;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
+	vs_buf_init(&dir, PATH_CAP);
+	switch (vs_paths_runtime_dir(&dir, &ours)) {
+	case 0:
+		break;
+	case VS_PATHS_NONE:
+		vs_error_set(err, VS_EC_CONFIG, 0, 0,
+			     "no directory for the lock file (none of "
+			     "XDG_RUNTIME_DIR, XDG_STATE_HOME, HOME is "
+			     "set); set run.lock_file");
+		goto out;
+	default:
+		vs_error_set(err, VS_EC_CONFIG, 0, 0,
+			     "the lock directory path is too long");
+		goto out;
+	}
+	if (ours && vs_paths_mkdirs(dir.s, "lock", err) != 0)
+		goto out;
+	n = snprintf(buf, sz, "%s/%s", dir.s, LOCK_NAME);
+	if (n < 0 || (size_t)n >= sz) {
+		vs_error_set(err, VS_EC_CONFIG, 0, 0,
+			     "the lock file path is too long");
+		goto out;
 	}
 	rc = 0;
 out:
-	free(copy);
+	vs_buf_release(&dir);
 	return rc;
-}
-
-static const char *env_dir(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && v[0] == '/' ? v : NULL;
-}
-
-int vs_lock_default_path(char *buf, size_t sz, struct vs_error *err)
-{
-	const char *v;
-	char dir[4096];
-	int n, create = 0;
-	size_t len;
-
-	if ((v = env_dir("RUNTIME_DIRECTORY")) != NULL) {
-		/* systemd lists several directories separated by ':'. */
-		len = strcspn(v, ":");
-		n = snprintf(dir, sizeof(dir), "%.*s", (int)len, v);
-	} else if ((v = env_dir("XDG_RUNTIME_DIR")) != NULL) {
-		n = snprintf(dir, sizeof(dir), "%s", v);
-	} else if ((v = env_dir("STATE_DIRECTORY")) != NULL) {
-		len = strcspn(v, ":");
-		n = snprintf(dir, sizeof(dir), "%.*s", (int)len, v);
-	} else if ((v = env_dir("XDG_STATE_HOME")) != NULL) {
-		n = snprintf(dir, sizeof(dir), "%s/vmsweep", v);
-		create = 1;
-	} else if ((v = env_dir("HOME")) != NULL) {
-		n = snprintf(dir, sizeof(dir), "%s/.local/state/vmsweep", v);
-		create = 1;
-	} else {
-		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
-				    "no directory for the lock file (none of "
-				    "XDG_RUNTIME_DIR, XDG_STATE_HOME, HOME is "
-				    "set); set run.lock_file");
-	}
-	if (n < 0 || (size_t)n >= sizeof(dir))
-		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
-				    "the lock directory path is too long");
-	if (create && make_dirs(dir, err) != 0)
-		return VS_ERR;
-	n = snprintf(buf, sz, "%s/%s", dir, LOCK_NAME);
-	if (n < 0 || (size_t)n >= sz)
-		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
-				    "the lock file path is too long");
-	return 0;
 }
 
 /* Parse "pid N\nstarted TIME\n". */

@@ -12,8 +12,9 @@
  * The default place is the first of $RUNTIME_DIRECTORY (set by systemd's
  * RuntimeDirectory=, first entry), $XDG_RUNTIME_DIR, $STATE_DIRECTORY
  * (systemd's StateDirectory=), $XDG_STATE_HOME/vmsweep and
- * $HOME/.local/state/vmsweep, then "vmsweep.lock" in it.  The last two
- * are created (mode 0700) when missing.
+ * $HOME/.local/state/vmsweep (the runtime directory of paths.h), then
+ * "vmsweep.lock" in it.  The last two are created (mode 0700) when
+ * missing.
  *
  * Ownership: vs_lock_acquire() returns a heap object the caller frees
  * with vs_lock_free(), which releases the lock.  Its descriptor is

@@ -37,6 +37,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "paths.h"
 #include "timeutil.h"
 
 #ifndef VS_VERSION
@@ -151,52 +152,11 @@ static void rollback(struct vs_state *st)
 /* ------------------------------------------------------------------ */
 /* Where the store is.                                                  */
 
-static const char *env_dir(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && v[0] == '/' ? v : NULL;
-}
-
-/* mkdir -p with mode 0700 for what it creates. */
-static int make_dirs(const char *dir, struct vs_error *err)
-{
-	char eb[128];
-	char *p, *copy = strdup(dir);
-	int rc = VS_ERR;
-
-	if (!copy)
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0, "out of memory");
-	for (p = copy + 1;; p++) {
-		char c;
-
-		if (*p != '/' && *p != '\0')
-			continue;
-		c = *p;
-		*p = '\0';
-		if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
-			vs_error_set(err, VS_EC_CONFIG, 0, 0,
-				     "cannot create the state directory "
-				     "'%s': %s",
-				     copy, strerror_r(errno, eb, sizeof(eb)));
-			goto out;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	rc = 0;
-out:
-	free(copy);
-	return rc;
-}
-
 int vs_state_path_for(const struct vs_config *cfg, int create,
 		      struct vs_buf *out, struct vs_error *err)
 {
 	struct vs_buf dir;
-	const char *v;
-	int rc = VS_ERR;
+	int ours, rc = VS_ERR;
 
 	vs_buf_init(&dir, PATH_CAP);
 	if (cfg && cfg->state_path) {
@@ -205,25 +165,19 @@ int vs_state_path_for(const struct vs_config *cfg, int create,
 		rc = 0;
 		goto out;
 	}
-	if ((v = env_dir("STATE_DIRECTORY")) != NULL) {
-		/* systemd lists several directories separated by ':'. */
-		if (vs_buf_add(&dir, v, strcspn(v, ":")) != 0)
-			goto toolong;
-		create = 0; /* systemd made it */
-	} else if ((v = env_dir("XDG_STATE_HOME")) != NULL) {
-		if (vs_buf_addf(&dir, "%s/vmsweep", v) != 0)
-			goto toolong;
-	} else if ((v = env_dir("HOME")) != NULL) {
-		if (vs_buf_addf(&dir, "%s/.local/state/vmsweep", v) != 0)
-			goto toolong;
-	} else {
+	switch (vs_paths_state_dir(&dir, &ours)) {
+	case 0:
+		break;
+	case VS_PATHS_NONE:
 		vs_error_set(err, VS_EC_CONFIG, 0, 0,
 			     "no place for the state store (none of "
 			     "STATE_DIRECTORY, XDG_STATE_HOME, HOME is set); "
 			     "set state.path");
 		goto out;
+	default:
+		goto toolong;
 	}
-	if (create && make_dirs(dir.s, err) != 0)
+	if (create && ours && vs_paths_mkdirs(dir.s, "state", err) != 0)
 		goto out;
 	if (vs_buf_addf(out, "%s/%s", dir.s, DB_NAME) != 0)
 		goto toolong;

@@ -78,8 +78,9 @@ struct vs_state_opts {
 /*
  * The database path for cfg: state.path when set, else state.db in
  * $STATE_DIRECTORY (systemd's StateDirectory=, first entry), in
- * $XDG_STATE_HOME/vmsweep or in $HOME/.local/state/vmsweep (the last two
- * created, mode 0700, when missing and create is 1).  Appends to out.
+ * $XDG_STATE_HOME/vmsweep or in $HOME/.local/state/vmsweep (the state
+ * directory of paths.h; the last two created, mode 0700, when missing and
+ * create is 1).  Appends to out.
  * Returns VS_ERR with err filled (class config) when no place is known.
  */
 int vs_state_path_for(const struct vs_config *cfg, int create,
