@@ -352,6 +352,22 @@ static void test_example(void **state)
 	assert_int_equal(cfg.report_keep, 30);
 	assert_int_equal(cfg.log_level, VS_LOG_INFO);
 	assert_int_equal(cfg.log_format, VS_LOG_TEXT);
+	/* The keys it sets to their defaults, and those it comments out. */
+	assert_int_equal(vc->age_source, VS_AGE_POLICY_AUTO);
+	assert_int_equal(cfg.max_plan_age_ms, 24 * 3600 * 1000LL);
+	assert_int_equal(cfg.grace_ms, 30000);
+	assert_int_equal(cfg.max_runtime_ms, -1);
+	assert_null(cfg.lock_file);
+	assert_int_equal(cfg.breaker_consecutive, 10);
+	assert_int_equal(cfg.breaker_percent, 50);
+	assert_int_equal(cfg.breaker_min_attempts, 20);
+	assert_int_equal(cfg.report_keep_age_ms, -1);
+	assert_null(cfg.metrics_file);
+	assert_null(cfg.state_path);
+	assert_int_equal(cfg.state_retention_ms, 30 * 86400 * 1000LL);
+	assert_int_equal(cfg.state_flag_after, 3);
+	assert_int_equal(cfg.state_busy_timeout_ms, 5000);
+	assert_null(cfg.log_file);
 	vs_config_release(&cfg);
 
 	/* Without the variables the example says which one is missing. */
@@ -1164,6 +1180,131 @@ static void test_reference_verbatim(void **state)
 	free(ref);
 }
 
+/*
+ * The block of the example file under the top-level key name: from the
+ * line "NAME:" to the next line that starts another top-level key.
+ * *len gets its length; NULL when the section is missing.
+ */
+static const char *example_section(const char *yaml, const char *name,
+				   size_t *len)
+{
+	size_t n = strlen(name);
+	const char *p = yaml, *end;
+
+	for (;;) {
+		if (strncmp(p, name, n) == 0 && p[n] == ':')
+			break;
+		p = strchr(p, '\n');
+		if (!p)
+			return NULL;
+		p++;
+	}
+	for (end = strchr(p, '\n'); end; end = strchr(end + 1, '\n'))
+		if (end[1] >= 'a' && end[1] <= 'z')
+			break;
+	*len = end ? (size_t)(end - p) : strlen(p);
+	return p;
+}
+
+/*
+ * Whether a line of block (len bytes) sets key, as "key:" after the
+ * indentation, a list item's "- " or a comment's "#": a key commented
+ * out counts, since its comment documents it.
+ */
+static int example_has_key(const char *block, size_t len, const char *key)
+{
+	const char *p = block, *end = block + len;
+	size_t n = strlen(key);
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (!eol)
+			eol = end;
+		while (p < eol && *p == ' ')
+			p++;
+		if (p < eol && *p == '#')
+			for (p++; p < eol && *p == ' '; p++)
+				;
+		if (eol - p > 2 && p[0] == '-' && p[1] == ' ')
+			p += 2;
+		if ((size_t)(eol - p) > n && strncmp(p, key, n) == 0 &&
+		    p[n] == ':')
+			return 1;
+		p = eol + 1;
+	}
+	return 0;
+}
+
+/*
+ * Every key of the key tables is in config/vmsweep.example.yaml, in its
+ * section.  The tables are walked through the generated reference: a
+ * section's heading "### `NAME`", then one row per key whose first cell
+ * names it ("`password_env`, `password_file`" for a secret).
+ */
+static void test_example_has_every_key(void **state)
+{
+	char path[PATH_MAX], section[64] = "", key[64];
+	char *ref = NULL, *yaml;
+	const char *line, *next, *block = NULL, *cell, *tick;
+	size_t reflen = 0, blen = 0, keys = 0, missing = 0;
+	FILE *mem;
+
+	(void)state;
+	mem = open_memstream(&ref, &reflen);
+	assert_non_null(mem);
+	vs_config_write_reference(mem);
+	assert_int_equal(fclose(mem), 0);
+	snprintf(path, sizeof(path), "%s/config/vmsweep.example.yaml",
+		 srcdir());
+	yaml = read_whole(path);
+	assert_non_null(yaml);
+
+	for (line = ref; *line; line = next) {
+		next = strchr(line, '\n');
+		next = next ? next + 1 : line + strlen(line);
+		if (sscanf(line, "### `%63[^`]`", section) == 1) {
+			block = example_section(yaml, section, &blen);
+			if (!block) {
+				print_error("%s lacks the section '%s'\n", path,
+					    section);
+				missing++;
+			}
+			continue;
+		}
+		if (strncmp(line, "| `", 3) != 0)
+			continue;
+		assert_true(section[0] != '\0');
+		/* Each `name` of the first cell. */
+		cell = strstr(line + 1, " |");
+		assert_non_null(cell);
+		for (tick = line + 2; tick < cell;) {
+			const char *close = strchr(tick + 1, '`');
+
+			assert_true(close && close < cell);
+			assert_true((size_t)(close - tick) < sizeof(key));
+			snprintf(key, sizeof(key), "%.*s",
+				 (int)(close - tick - 1), tick + 1);
+			keys++;
+			if (block && !example_has_key(block, blen, key)) {
+				print_error("%s lacks %s.%s (set it, or "
+					    "comment it out, with a comment "
+					    "saying what it does)\n",
+					    path, section, key);
+				missing++;
+			}
+			tick = strchr(close + 1, '`');
+			if (!tick)
+				break;
+		}
+	}
+	/* The walk found the tables, not an empty or reshaped reference. */
+	assert_true(keys > 40);
+	assert_int_equal(missing, 0);
+	free(yaml);
+	free(ref);
+}
+
 /* ------------------------------------------------------------------ */
 
 static int setup(void **state)
@@ -1213,6 +1354,7 @@ int main(void)
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_reference_in_docs),
 		cmocka_unit_test(test_reference_verbatim),
+		cmocka_unit_test(test_example_has_every_key),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
