@@ -333,7 +333,18 @@ static int vmw_remove(void *state, struct vs_http *http, const struct vs_vm *vm,
 		return VS_OK;
 	}
 	vmw_what(what, sizeof(what), "delete", vm);
-	if (vmw_prepare(in, http, vm, &found, err))
+	/*
+	 * The listing's power state saves a GET per VM: an off VM goes
+	 * straight to its DELETE, a running one straight to its stop.  A
+	 * VM started since is caught below (its DELETE is refused, and we
+	 * look and stop it again); one stopped since answers the stop with
+	 * ALREADY_IN_DESIRED_STATE, which vmw_stop() takes as done.
+	 */
+	if (vm->power == VS_POWER_OFF)
+		found = 1;
+	else if (vm->power == VS_POWER_ON || vm->power == VS_POWER_SUSPENDED
+			 ? vmw_stop(in, http, vm, &found, err)
+			 : vmw_prepare(in, http, vm, &found, err))
 		goto out;
 	if (!found) {
 		*status = VS_REMOVE_ABSENT;
