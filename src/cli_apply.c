@@ -114,7 +114,7 @@ int vs_cli_apply(struct vs_cli *cli, int argc, char **argv)
 	struct vs_cli_exec x = {vs_time_mono_ms(), -1, 0, NULL};
 	struct vs_sweep_opts so;
 	struct vs_report plan;
-	struct vs_retry rt;
+	struct vs_retry rt = {0};
 	struct vs_error err;
 	const char **only = NULL, *path = NULL;
 	size_t n_only = 0;

@@ -118,7 +118,7 @@ int vs_cli_retry(struct vs_cli *cli, int argc, char **argv)
 	struct vs_cli_exec x = {vs_time_mono_ms(), -1, 0, NULL};
 	struct vs_sweep_opts so;
 	struct vs_report from;
-	struct vs_retry rt;
+	struct vs_retry rt = {0};
 	struct vs_error err;
 	const char **only = NULL, *path = NULL;
 	size_t n_only = 0, n_retry;
