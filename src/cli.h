@@ -17,9 +17,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "plugin.h"
+#include "report.h"
 #include "sweep.h"
 
 struct vs_cli {
@@ -126,5 +128,87 @@ int vs_cli_parse_int(const char *s, long lo, long hi, long *out);
  * stay argv's).  Returns 0 or VS_ERR when out of memory.
  */
 int vs_cli_push_arg(const char ***list, size_t *n, const char *value);
+
+/*
+ * The options run, retry and apply share, for their struct option
+ * tables; vs_cli_run_option() handles them.
+ */
+/* clang-format off */
+#define VS_CLI_RUN_OPTIONS \
+	{"dry-run", no_argument, NULL, 'n'}, \
+	{"yes", no_argument, NULL, 'y'}, \
+	{"report", required_argument, NULL, 'r'}, \
+	{"metrics-file", required_argument, NULL, 'm'}, \
+	{"workers", required_argument, NULL, 'w'}, \
+	{"force-limits", no_argument, NULL, 'F'}, \
+	{"max-runtime", required_argument, NULL, 'M'}, \
+	{"no-progress", no_argument, NULL, 'N'}
+/* clang-format on */
+
+/*
+ * Handle what getopt_long returned (c, with its value arg) when it is
+ * one of VS_CLI_RUN_OPTIONS of command cmd, into so and x.  Returns
+ * VS_EXIT_OK when handled, VS_EXIT_USAGE (after the message) for a bad
+ * value, or -1 when c is none of them.
+ */
+int vs_cli_run_option(const char *cmd, int c, const char *arg,
+		      struct vs_sweep_opts *so, struct vs_cli_exec *x);
+
+/*
+ * Parse the arguments of a command that deletes the VMs a file names
+ * (retry, apply): VS_CLI_RUN_OPTIONS and --help (usage on stdout), in
+ * any order with the one FILE (what is the message when it is
+ * missing).  Returns VS_EXIT_OK with *path argv's FILE, or
+ * with *path NULL after --help; else VS_EXIT_USAGE after the message.
+ */
+int vs_cli_parse_file_args(const char *cmd, const char *what,
+			   void (*usage)(FILE *), int argc, char **argv,
+			   struct vs_sweep_opts *so, struct vs_cli_exec *x,
+			   const char **path);
+
+/*
+ * Add a --provider value to *only.  Returns VS_EXIT_OK, or
+ * VS_EXIT_FAILED after the message when out of memory.
+ */
+int vs_cli_add_provider(const char ***only, size_t *n_only, const char *name);
+
+/*
+ * Refuse an argument left after the options (argv[optind]) of command
+ * cmd.  Returns VS_EXIT_OK when none is left, else VS_EXIT_USAGE.
+ */
+int vs_cli_no_more_args(const char *cmd, int argc, char **argv);
+
+/*
+ * Load the configuration and set up the logger from it
+ * (vs_cli_load_config, vs_cli_setup_log).  Returns 0 or VS_EXIT_USAGE.
+ */
+int vs_cli_setup(struct vs_cli *cli);
+
+/*
+ * vs_cli_setup(), then the targets (vs_cli_make_targets); any problem
+ * with a provider is a usage error.  Returns 0 or VS_EXIT_USAGE.
+ */
+int vs_cli_setup_targets(struct vs_cli *cli);
+
+/*
+ * Plan without deleting, as plan and explain do: a sweep over the
+ * targets with so (no report file is written), its providers listed and
+ * its plan made.  Returns the sweep (the caller frees it) with *rc 0, or
+ * VS_EXIT_FAILED when some providers could not be listed; or NULL after
+ * printing the failure, with *rc its exit code.
+ */
+struct vs_sweep *vs_cli_plan_sweep(struct vs_cli *cli, struct vs_sweep_opts *so,
+				   int *rc);
+
+/*
+ * The configured providers that hold a VM of r (those whose outcome
+ * wanted accepts, or all when wanted is NULL), each once, into *only
+ * (the strings stay r's).  Returns the number of such VMs on providers
+ * that are not configured, or -1 when out of memory.
+ */
+long vs_cli_report_providers(const struct vs_cli *cli,
+			     const struct vs_report *r,
+			     int (*wanted)(enum vs_outcome), const char ***only,
+			     size_t *n_only);
 
 #endif

@@ -14,6 +14,8 @@
 #include "cli.h"
 #include "error.h"
 #include "log.h"
+#include "sweep.h"
+#include "timeutil.h"
 
 void vs_cli_init(struct vs_cli *cli)
 {
@@ -210,4 +212,195 @@ size_t vs_cli_make_targets(struct vs_cli *cli)
 		cli->n_targets++;
 	}
 	return problems;
+}
+
+int vs_cli_run_option(const char *cmd, int c, const char *arg,
+		      struct vs_sweep_opts *so, struct vs_cli_exec *x)
+{
+	long workers;
+
+	switch (c) {
+	case 'n':
+		so->dry_run = 1;
+		return VS_EXIT_OK;
+	case 'y':
+		so->yes = 1;
+		return VS_EXIT_OK;
+	case 'r':
+		so->report_path = arg;
+		return VS_EXIT_OK;
+	case 'm':
+		x->metrics_file = arg;
+		return VS_EXIT_OK;
+	case 'w':
+		if (vs_cli_parse_int(arg, 1, 1024, &workers) != VS_OK)
+			return vs_cli_usage_error(cmd,
+						  "--workers takes a number "
+						  "from 1 to 1024, not '%s'",
+						  arg);
+		so->workers = (int)workers;
+		return VS_EXIT_OK;
+	case 'F':
+		so->force_limits = 1;
+		return VS_EXIT_OK;
+	case 'M':
+		if (vs_duration_parse(arg, &x->max_runtime_ms) != 0 ||
+		    x->max_runtime_ms < 1000)
+			return vs_cli_usage_error(
+				cmd,
+				"--max-runtime takes a duration of at least "
+				"1s (\"45m\", \"2h\"), not '%s'",
+				arg);
+		return VS_EXIT_OK;
+	case 'N':
+		x->no_progress = 1;
+		return VS_EXIT_OK;
+	default:
+		return -1;
+	}
+}
+
+int vs_cli_parse_file_args(const char *cmd, const char *what,
+			   void (*usage)(FILE *), int argc, char **argv,
+			   struct vs_sweep_opts *so, struct vs_cli_exec *x,
+			   const char **path)
+{
+	static const struct option opts[] = {
+		VS_CLI_RUN_OPTIONS,
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, rc;
+
+	*path = NULL;
+	optind = 0;
+	opterr = 0;
+	/* No '+': FILE may come before the options. */
+	while ((c = getopt_long(argc, argv, ":nyh", opts, NULL)) != -1) {
+		if ((rc = vs_cli_run_option(cmd, c, optarg, so, x)) >= 0) {
+			if (rc != VS_EXIT_OK)
+				return rc;
+			continue;
+		}
+		if (c == 'h') {
+			usage(stdout);
+			return VS_EXIT_OK;
+		}
+		return vs_cli_bad_option(cmd, c, argv);
+	}
+	if (optind >= argc)
+		return vs_cli_usage_error(cmd, "%s", what);
+	*path = argv[optind++];
+	if ((rc = vs_cli_no_more_args(cmd, argc, argv)) != VS_EXIT_OK) {
+		*path = NULL;
+		return rc;
+	}
+	if (so->yes && so->dry_run) {
+		*path = NULL;
+		return vs_cli_usage_error(cmd, "--yes and --dry-run exclude "
+					       "each other");
+	}
+	return VS_EXIT_OK;
+}
+
+int vs_cli_add_provider(const char ***only, size_t *n_only, const char *name)
+{
+	if (vs_cli_push_arg(only, n_only, name) != VS_OK) {
+		vs_cli_error("out of memory");
+		return VS_EXIT_FAILED;
+	}
+	return VS_EXIT_OK;
+}
+
+int vs_cli_no_more_args(const char *cmd, int argc, char **argv)
+{
+	if (optind < argc)
+		return vs_cli_usage_error(cmd, "unexpected argument '%s'",
+					  argv[optind]);
+	return VS_EXIT_OK;
+}
+
+int vs_cli_setup(struct vs_cli *cli)
+{
+	int rc;
+
+	if ((rc = vs_cli_load_config(cli)) != VS_EXIT_OK)
+		return rc;
+	return vs_cli_setup_log(cli);
+}
+
+int vs_cli_setup_targets(struct vs_cli *cli)
+{
+	int rc;
+
+	if ((rc = vs_cli_setup(cli)) != VS_EXIT_OK)
+		return rc;
+	return vs_cli_make_targets(cli) ? VS_EXIT_USAGE : VS_EXIT_OK;
+}
+
+struct vs_sweep *vs_cli_plan_sweep(struct vs_cli *cli, struct vs_sweep_opts *so,
+				   int *rc)
+{
+	struct vs_sweep *s;
+	struct vs_error err;
+
+	so->no_report_file = 1;
+	vs_error_clear(&err);
+	s = vs_sweep_new(&cli->cfg, cli->targets, cli->n_targets, so, &err);
+	if (!s) {
+		vs_cli_error("%s", err.message);
+		*rc = err.cls == VS_EC_CONFIG ? VS_EXIT_USAGE : VS_EXIT_FAILED;
+		return NULL;
+	}
+	*rc = vs_sweep_inventory(s, &err);
+	if (*rc == VS_EXIT_PROVIDER) {
+		vs_cli_error("%s", err.message);
+		goto fail;
+	}
+	if (vs_sweep_plan(s, &err) != VS_OK) {
+		vs_cli_error("%s", err.message);
+		*rc = err.cls == VS_EC_CONFIG ? VS_EXIT_USAGE : VS_EXIT_FAILED;
+		goto fail;
+	}
+	return s;
+fail:
+	vs_sweep_free(s);
+	return NULL;
+}
+
+/* 1 when some target is named name. */
+static int configured(const struct vs_cli *cli, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cli->n_targets; i++)
+		if (strcmp(cli->targets[i].cp->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+long vs_cli_report_providers(const struct vs_cli *cli,
+			     const struct vs_report *r,
+			     int (*wanted)(enum vs_outcome), const char ***only,
+			     size_t *n_only)
+{
+	size_t i, k;
+	long missing = 0;
+
+	for (i = 0; i < r->n_vms; i++) {
+		const char *p = r->vms[i].provider;
+
+		if (wanted && !wanted(r->vms[i].outcome))
+			continue;
+		if (!configured(cli, p)) {
+			missing++;
+			continue;
+		}
+		for (k = 0; k < *n_only; k++)
+			if (strcmp((*only)[k], p) == 0)
+				break;
+		if (k == *n_only && vs_cli_push_arg(only, n_only, p) != VS_OK)
+			return -1;
+	}
+	return missing;
 }

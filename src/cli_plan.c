@@ -76,11 +76,9 @@ int vs_cli_plan(struct vs_cli *cli, int argc, char **argv)
 			}
 			break;
 		case 'p':
-			if (vs_cli_push_arg(&only, &n_only, optarg) != VS_OK) {
-				vs_cli_error("out of memory");
-				rc = VS_EXIT_FAILED;
+			if ((rc = vs_cli_add_provider(&only, &n_only,
+						      optarg)) != VS_EXIT_OK)
 				goto out;
-			}
 			break;
 		case 'h':
 			plan_usage(stdout);
@@ -91,44 +89,22 @@ int vs_cli_plan(struct vs_cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		rc = vs_cli_usage_error("plan", "unexpected argument '%s'",
-					argv[optind]);
+	if ((rc = vs_cli_no_more_args("plan", argc, argv)) != VS_EXIT_OK)
 		goto out;
-	}
-	if ((rc = vs_cli_load_config(cli)) != VS_EXIT_OK ||
-	    (rc = vs_cli_setup_log(cli)) != VS_EXIT_OK)
+	if ((rc = vs_cli_setup_targets(cli)) != VS_EXIT_OK)
 		goto out;
-	if (vs_cli_make_targets(cli)) {
-		rc = VS_EXIT_USAGE;
-		goto out;
-	}
 
 	memset(&so, 0, sizeof(so));
 	so.only = only;
 	so.n_only = n_only;
-	so.no_report_file = 1;
 	/* Plans record first-seen times too (state.h). */
 	so.state = state = vs_state_open_config(&cli->cfg);
-	vs_error_clear(&err);
-	s = vs_sweep_new(&cli->cfg, cli->targets, cli->n_targets, &so, &err);
-	if (!s) {
-		vs_cli_error("%s", err.message);
-		rc = err.cls == VS_EC_CONFIG ? VS_EXIT_USAGE : VS_EXIT_FAILED;
+	s = vs_cli_plan_sweep(cli, &so, &rc);
+	if (!s)
 		goto out;
-	}
-	rc = vs_sweep_inventory(s, &err);
-	if (rc == VS_EXIT_PROVIDER) {
-		vs_cli_error("%s", err.message);
-		goto out;
-	}
-	if (vs_sweep_plan(s, &err) != VS_OK) {
-		vs_cli_error("%s", err.message);
-		rc = err.cls == VS_EC_CONFIG ? VS_EXIT_USAGE : VS_EXIT_FAILED;
-		goto out;
-	}
 	r = vs_sweep_report(s);
 	vs_sweep_check_gates(r, &cli->cfg, 1, NULL, 0);
+	vs_error_clear(&err);
 	if (output && vs_report_write_json(r, output, &err) != VS_OK) {
 		vs_cli_error("%s", err.message);
 		rc = VS_EXIT_FAILED;

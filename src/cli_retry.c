@@ -7,7 +7,6 @@
  * rule, deletes, retry rounds, report (with run.retry_of set), metrics
  * and pruning.  Only the providers that hold a VM to retry are listed.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,61 +59,8 @@ static void retry_usage(FILE *out)
 		"2 for a plan file or a dry run's report.\n");
 }
 
-/* 1 when some target is named name. */
-static int configured(const struct vs_cli *cli, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < cli->n_targets; i++)
-		if (strcmp(cli->targets[i].cp->name, name) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * The configured providers that hold a VM to retry, each once, into
- * *only.  Returns the number of VMs on providers that are not
- * configured, or -1 when out of memory.
- */
-static long providers_to_list(const struct vs_cli *cli,
-			      const struct vs_report *r, const char ***only,
-			      size_t *n_only)
-{
-	size_t i, k;
-	long missing = 0;
-
-	for (i = 0; i < r->n_vms; i++) {
-		const char *p = r->vms[i].provider;
-
-		if (!vs_retry_wanted(r->vms[i].outcome))
-			continue;
-		if (!configured(cli, p)) {
-			missing++;
-			continue;
-		}
-		for (k = 0; k < *n_only; k++)
-			if (strcmp((*only)[k], p) == 0)
-				break;
-		if (k == *n_only && vs_cli_push_arg(only, n_only, p) != VS_OK)
-			return -1;
-	}
-	return missing;
-}
-
 int vs_cli_retry(struct vs_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"dry-run", no_argument, NULL, 'n'},
-		{"yes", no_argument, NULL, 'y'},
-		{"report", required_argument, NULL, 'r'},
-		{"metrics-file", required_argument, NULL, 'm'},
-		{"workers", required_argument, NULL, 'w'},
-		{"force-limits", no_argument, NULL, 'F'},
-		{"max-runtime", required_argument, NULL, 'M'},
-		{"no-progress", no_argument, NULL, 'N'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct vs_cli_exec x = {vs_time_mono_ms(), -1, 0, NULL};
 	struct vs_sweep_opts so;
 	struct vs_report from;
@@ -122,81 +68,15 @@ int vs_cli_retry(struct vs_cli *cli, int argc, char **argv)
 	struct vs_error err;
 	const char **only = NULL, *path = NULL;
 	size_t n_only = 0, n_retry;
-	long workers = 0, missing;
-	int c, rc;
+	long missing;
+	int rc;
 
 	memset(&so, 0, sizeof(so));
 	vs_report_init(&from);
-	optind = 0;
-	opterr = 0;
-	/* No '+': REPORT.json may come before the options. */
-	while ((c = getopt_long(argc, argv, ":nyh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			so.dry_run = 1;
-			break;
-		case 'y':
-			so.yes = 1;
-			break;
-		case 'r':
-			so.report_path = optarg;
-			break;
-		case 'm':
-			x.metrics_file = optarg;
-			break;
-		case 'w':
-			if (vs_cli_parse_int(optarg, 1, 1024, &workers) !=
-			    VS_OK) {
-				rc = vs_cli_usage_error(
-					"retry",
-					"--workers takes a number from 1 to "
-					"1024, not '%s'",
-					optarg);
-				goto out;
-			}
-			break;
-		case 'F':
-			so.force_limits = 1;
-			break;
-		case 'M':
-			if (vs_duration_parse(optarg, &x.max_runtime_ms) != 0 ||
-			    x.max_runtime_ms < 1000) {
-				rc = vs_cli_usage_error(
-					"retry",
-					"--max-runtime takes a duration of "
-					"at least 1s, not '%s'",
-					optarg);
-				goto out;
-			}
-			break;
-		case 'N':
-			x.no_progress = 1;
-			break;
-		case 'h':
-			retry_usage(stdout);
-			rc = VS_EXIT_OK;
-			goto out;
-		default:
-			rc = vs_cli_bad_option("retry", c, argv);
-			goto out;
-		}
-	}
-	if (optind >= argc) {
-		rc = vs_cli_usage_error("retry", "which report? (REPORT.json)");
+	rc = vs_cli_parse_file_args("retry", "which report? (REPORT.json)",
+				    retry_usage, argc, argv, &so, &x, &path);
+	if (rc != VS_EXIT_OK || !path)
 		goto out;
-	}
-	path = argv[optind++];
-	if (optind < argc) {
-		rc = vs_cli_usage_error("retry", "unexpected argument '%s'",
-					argv[optind]);
-		goto out;
-	}
-	if (so.yes && so.dry_run) {
-		rc = vs_cli_usage_error("retry",
-					"--yes and --dry-run exclude each "
-					"other");
-		goto out;
-	}
 
 	vs_error_clear(&err);
 	if (vs_report_read_json(&from, path, &err) != VS_OK ||
@@ -214,14 +94,10 @@ int vs_cli_retry(struct vs_cli *cli, int argc, char **argv)
 		goto out;
 	}
 
-	if ((rc = vs_cli_load_config(cli)) != VS_EXIT_OK ||
-	    (rc = vs_cli_setup_log(cli)) != VS_EXIT_OK)
+	if ((rc = vs_cli_setup_targets(cli)) != VS_EXIT_OK)
 		goto out;
-	if (vs_cli_make_targets(cli)) {
-		rc = VS_EXIT_USAGE;
-		goto out;
-	}
-	missing = providers_to_list(cli, &from, &only, &n_only);
+	missing = vs_cli_report_providers(cli, &from, vs_retry_wanted, &only,
+					  &n_only);
 	if (missing < 0) {
 		vs_cli_error("out of memory");
 		rc = VS_EXIT_FAILED;
@@ -241,7 +117,6 @@ int vs_cli_retry(struct vs_cli *cli, int argc, char **argv)
 	rt.from_path = path;
 	so.only = only;
 	so.n_only = n_only;
-	so.workers = (int)workers;
 	so.select = vs_retry_select;
 	so.select_udata = &rt;
 	rc = vs_cli_execute(cli, &so, &x);

@@ -325,15 +325,8 @@ out:
 int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dry-run", no_argument, NULL, 'n'},
-		{"yes", no_argument, NULL, 'y'},
-		{"report", required_argument, NULL, 'r'},
+		VS_CLI_RUN_OPTIONS,
 		{"provider", required_argument, NULL, 'p'},
-		{"workers", required_argument, NULL, 'w'},
-		{"force-limits", no_argument, NULL, 'F'},
-		{"max-runtime", required_argument, NULL, 'M'},
-		{"no-progress", no_argument, NULL, 'N'},
-		{"metrics-file", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -341,61 +334,22 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 	struct vs_cli_exec x = {vs_time_mono_ms(), -1, 0, NULL};
 	const char **only = NULL;
 	size_t n_only = 0;
-	long workers = 0;
 	int c, rc;
 
 	memset(&so, 0, sizeof(so));
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:nyh", opts, NULL)) != -1) {
+		if ((rc = vs_cli_run_option("run", c, optarg, &so, &x)) >= 0) {
+			if (rc != VS_EXIT_OK)
+				goto out;
+			continue;
+		}
 		switch (c) {
-		case 'n':
-			so.dry_run = 1;
-			break;
-		case 'y':
-			so.yes = 1;
-			break;
-		case 'r':
-			so.report_path = optarg;
-			break;
 		case 'p':
-			if (vs_cli_push_arg(&only, &n_only, optarg) != VS_OK) {
-				vs_cli_error("out of memory");
-				rc = VS_EXIT_FAILED;
+			if ((rc = vs_cli_add_provider(&only, &n_only,
+						      optarg)) != VS_EXIT_OK)
 				goto out;
-			}
-			break;
-		case 'w':
-			if (vs_cli_parse_int(optarg, 1, 1024, &workers) !=
-			    VS_OK) {
-				rc = vs_cli_usage_error(
-					"run",
-					"--workers takes a number "
-					"from 1 to 1024, not '%s'",
-					optarg);
-				goto out;
-			}
-			break;
-		case 'F':
-			so.force_limits = 1;
-			break;
-		case 'M':
-			if (vs_duration_parse(optarg, &x.max_runtime_ms) != 0 ||
-			    x.max_runtime_ms < 1000) {
-				rc = vs_cli_usage_error(
-					"run",
-					"--max-runtime takes a duration of "
-					"at least 1s (\"45m\", \"2h\"), not "
-					"'%s'",
-					optarg);
-				goto out;
-			}
-			break;
-		case 'N':
-			x.no_progress = 1;
-			break;
-		case 'm':
-			x.metrics_file = optarg;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -406,21 +360,12 @@ int vs_cli_run(struct vs_cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		rc = vs_cli_usage_error("run", "unexpected argument '%s'",
-					argv[optind]);
+	if ((rc = vs_cli_no_more_args("run", argc, argv)) != VS_EXIT_OK)
 		goto out;
-	}
-	if ((rc = vs_cli_load_config(cli)) != VS_EXIT_OK ||
-	    (rc = vs_cli_setup_log(cli)) != VS_EXIT_OK)
+	if ((rc = vs_cli_setup_targets(cli)) != VS_EXIT_OK)
 		goto out;
-	if (vs_cli_make_targets(cli)) {
-		rc = VS_EXIT_USAGE;
-		goto out;
-	}
 	so.only = only;
 	so.n_only = n_only;
-	so.workers = (int)workers;
 	rc = vs_cli_execute(cli, &so, &x);
 out:
 	free((void *)only);
