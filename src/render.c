@@ -3,9 +3,9 @@
  *
  * Both walk the report once per table and escape every untrusted string
  * on its way out; nothing here allocates but the caller's stdio buffer.
- * The escapers decode UTF-8 themselves so that a byte that is not UTF-8
- * can never end up in an XML file (which a parser would then refuse) or
- * glue itself to the next character.
+ * The escapers decode UTF-8 (vs_utf8_seq, report.h) so that a byte that
+ * is not UTF-8 can never end up in an XML file (which a parser would then
+ * refuse) or glue itself to the next character.
  */
 #include "render.h"
 
@@ -18,41 +18,6 @@
 /* ------------------------------------------------------------------ */
 /* UTF-8 and escaping.                                                  */
 
-/* Length of the well-formed UTF-8 sequence at p (1..4) with its value
- * in *cp, or 0 when the bytes there are not one. */
-static size_t utf8_seq(const unsigned char *p, uint32_t *cp)
-{
-	uint32_t c;
-	size_t n, i;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		c = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		c = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		c = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 /*
  * Code points shown as escapes rather than written: controls, DEL, C1,
  * the bidirectional overrides (text that reads differently from what it
@@ -60,9 +25,7 @@ static size_t utf8_seq(const unsigned char *p, uint32_t *cp)
  */
 static int cp_unsafe(uint32_t c)
 {
-	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) ||
-	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) ||
-	       c == 0xfffe || c == 0xffff;
+	return vs_cp_is_unsafe(c) || c == 0xfffe || c == 0xffff;
 }
 
 enum esc_mode {
@@ -96,7 +59,7 @@ static void put_escaped(FILE *out, const char *s, enum esc_mode m)
 	size_t n;
 
 	while (*p) {
-		n = utf8_seq(p, &c);
+		n = vs_utf8_seq(p, &c);
 		if (n == 0) {
 			put_visible(out, m, *p, 1);
 			p++;

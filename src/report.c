@@ -331,12 +331,8 @@ void vs_report_format_age(char *buf, size_t sz, int64_t secs)
 /* ------------------------------------------------------------------ */
 /* UTF-8 and escaping.                                                  */
 
-/*
- * Length of the well-formed UTF-8 sequence at p (1..4), or 0 when the
- * bytes there are not one: overlongs, surrogates and values past
- * U+10FFFF are refused, as jansson refuses them.  *cp gets the value.
- */
-static size_t utf8_seq(const unsigned char *p, uint32_t *cp)
+/* See report.h. */
+size_t vs_utf8_seq(const unsigned char *p, uint32_t *cp)
 {
 	uint32_t c;
 	size_t n, i;
@@ -369,11 +365,8 @@ static size_t utf8_seq(const unsigned char *p, uint32_t *cp)
 	return n;
 }
 
-/*
- * Code points a terminal may act on or that make text read differently
- * from what it is: C0/C1 controls, DEL and the bidirectional overrides.
- */
-static int cp_is_unsafe(uint32_t c)
+/* See report.h. */
+int vs_cp_is_unsafe(uint32_t c)
 {
 	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) ||
 	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
@@ -393,7 +386,7 @@ static size_t escape_text(struct vs_buf *b, const char *s)
 	int rc;
 
 	while (*p) {
-		n = utf8_seq(p, &c);
+		n = vs_utf8_seq(p, &c);
 		if (n == 0) {
 			rc = vs_buf_addf(b, "\\x%02x", *p);
 			width += 4;
@@ -407,10 +400,10 @@ static size_t escape_text(struct vs_buf *b, const char *s)
 		} else if (c == '\r') {
 			rc = vs_buf_adds(b, "\\r");
 			width += 2;
-		} else if (c < 0x80 && cp_is_unsafe(c)) {
+		} else if (c < 0x80 && vs_cp_is_unsafe(c)) {
 			rc = vs_buf_addf(b, "\\x%02x", (unsigned int)c);
 			width += 4;
-		} else if (cp_is_unsafe(c)) {
+		} else if (vs_cp_is_unsafe(c)) {
 			rc = vs_buf_addf(b, "\\u{%04x}", (unsigned int)c);
 			width += 8;
 		} else {
@@ -431,7 +424,7 @@ static int utf8_valid(const char *s)
 	size_t n;
 
 	for (; *p; p += n)
-		if ((n = utf8_seq(p, &c)) == 0)
+		if ((n = vs_utf8_seq(p, &c)) == 0)
 			return 0;
 	return 1;
 }
@@ -446,7 +439,7 @@ static char *utf8_fix(const char *s)
 
 	vs_buf_init(&b, 0);
 	for (p = (const unsigned char *)s; *p; p += n) {
-		n = utf8_seq(p, &c);
+		n = vs_utf8_seq(p, &c);
 		if (n == 0) {
 			n = 1;
 			if (vs_buf_adds(&b, "\xef\xbf\xbd"))

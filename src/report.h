@@ -176,4 +176,19 @@ int vs_report_exit_code(const struct vs_report *r);
  * "120d"; a negative age (clock skew) gets a leading '-'. */
 void vs_report_format_age(char *buf, size_t sz, int64_t secs);
 
+/*
+ * Length of the well-formed UTF-8 sequence at p (1..4), or 0 when the
+ * bytes there are not one: overlongs, surrogates and values past
+ * U+10FFFF are refused, as jansson refuses them.  *cp gets the value.
+ * Shared by the escapers here and in render.c; thread-safe.
+ */
+size_t vs_utf8_seq(const unsigned char *p, uint32_t *cp);
+
+/*
+ * 1 for the code points a terminal may act on or that make text read
+ * differently from what it is: C0/C1 controls, DEL and the
+ * bidirectional overrides.
+ */
+int vs_cp_is_unsafe(uint32_t c);
+
 #endif
