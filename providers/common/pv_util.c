@@ -206,3 +206,35 @@ int pv_strmap_put(struct pv_strmap *m, const char *key, const char *value)
 	m->n++;
 	return VS_OK;
 }
+
+int pv_confirm_each(void *ctx, pv_confirm_one_fn one, struct vs_http *http,
+		    const struct vs_vm *const *vms, const size_t *idx, size_t n,
+		    enum vs_confirm_state *states, struct vs_error *errs,
+		    struct vs_error *err)
+{
+	struct vs_error first, e;
+	size_t i, failed = 0;
+
+	vs_error_clear(&first);
+	for (i = 0; i < n; i++) {
+		size_t k = idx ? idx[i] : i;
+
+		vs_error_clear(&e);
+		states[k] = VS_CONFIRM_PENDING;
+		if (one(ctx, http, vms[k], &states[k], &errs[k], &e)) {
+			states[k] = VS_CONFIRM_PENDING;
+			/* Stop early when asking cannot work at all. */
+			if (e.cls == VS_EC_AUTH || e.cls == VS_EC_CANCELLED) {
+				*err = e;
+				return VS_ERR;
+			}
+			if (!failed++)
+				first = e;
+		}
+	}
+	if (n && failed == n) {
+		*err = first;
+		return VS_ERR;
+	}
+	return VS_OK;
+}

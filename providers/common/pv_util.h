@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "provider.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -67,6 +68,28 @@ const char *pv_strmap_get(const struct pv_strmap *m, const char *key,
 			  int *found);
 /* Insert or replace (value may be NULL); 0, or VS_ERR out of memory. */
 int pv_strmap_put(struct pv_strmap *m, const char *key, const char *value);
+
+/*
+ * Ask about one VM whose deletion was requested: 0 with *state set (and
+ * vm_err filled for VS_CONFIRM_FAILED), or VS_ERR with e filled when the
+ * question could not be asked or answered.
+ */
+typedef int (*pv_confirm_one_fn)(void *ctx, struct vs_http *http,
+				 const struct vs_vm *vm,
+				 enum vs_confirm_state *state,
+				 struct vs_error *vm_err, struct vs_error *e);
+
+/*
+ * confirm() one VM at a time: for vms[idx[i]] (vms[i] when idx is NULL),
+ * i < n, set states[] through one.  A VM that could not be asked stays
+ * PENDING.  Stops with VS_ERR (err filled) at the first auth or cancelled
+ * failure, since no later question can work, or when every question
+ * failed (err is the first failure).  Otherwise 0.
+ */
+int pv_confirm_each(void *ctx, pv_confirm_one_fn one, struct vs_http *http,
+		    const struct vs_vm *const *vms, const size_t *idx, size_t n,
+		    enum vs_confirm_state *states, struct vs_error *errs,
+		    struct vs_error *err);
 
 #pragma GCC visibility pop
 

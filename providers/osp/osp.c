@@ -550,42 +550,19 @@ osp_judge(struct osp_instance *in, struct vs_http *http, const struct vs_vm *vm,
 	return VS_CONFIRM_PENDING;
 }
 
-/* Ask about each VM in turn (few VMs, or listing could not decide). */
-static int osp_confirm_each(struct osp_instance *in, struct vs_http *http,
-			    const struct vs_vm *const *vms, const size_t *idx,
-			    size_t n, enum vs_confirm_state *states,
-			    struct vs_error *errs, struct vs_error *err)
+/* Ask about one VM (pv_confirm_each): one GET, then judge what it says. */
+static int osp_confirm_one(void *ctx, struct vs_http *http,
+			   const struct vs_vm *vm, enum vs_confirm_state *state,
+			   struct vs_error *vm_err, struct vs_error *e)
 {
-	struct vs_error first, e;
-	size_t i, failed = 0;
+	struct osp_instance *in = ctx;
+	struct osp_server s;
+	int found;
 
-	vs_error_clear(&first);
-	for (i = 0; i < n; i++) {
-		size_t k = idx ? idx[i] : i;
-		struct osp_server s;
-		int found;
-
-		vs_error_clear(&e);
-		states[k] = VS_CONFIRM_PENDING;
-		if (osp_check_vm(in, vms[k], &e) ||
-		    osp_get(in, http, vms[k], &found, &s, &e)) {
-			/* Stop early when asking cannot work at all. */
-			if (e.cls == VS_EC_AUTH || e.cls == VS_EC_CANCELLED) {
-				*err = e;
-				return VS_ERR;
-			}
-			if (!failed++)
-				first = e;
-			continue;
-		}
-		states[k] = osp_judge(in, http, vms[k], found ? &s : NULL,
-				      &errs[k]);
-		osp_server_release(&s);
-	}
-	if (n && failed == n) {
-		*err = first;
+	if (osp_check_vm(in, vm, e) || osp_get(in, http, vm, &found, &s, e))
 		return VS_ERR;
-	}
+	*state = osp_judge(in, http, vm, found ? &s : NULL, vm_err);
+	osp_server_release(&s);
 	return VS_OK;
 }
 
@@ -665,8 +642,8 @@ static int osp_confirm(void *state, struct vs_http *http,
 		vs_error_clear(&errs[i]);
 	}
 	if (n < OSP_CONFIRM_LIST_MIN)
-		return osp_confirm_each(in, http, vms, NULL, n, states, errs,
-					err);
+		return pv_confirm_each(in, osp_confirm_one, http, vms, NULL, n,
+				       states, errs, err);
 	memset(&w, 0, sizeof(w));
 	w.c.vms = vms;
 	w.c.n = n;
@@ -715,8 +692,8 @@ static int osp_confirm(void *state, struct vs_http *http,
 			states[i] = VS_CONFIRM_GONE;
 		}
 	}
-	rc = n_unseen ? osp_confirm_each(in, http, vms, unseen, n_unseen,
-					 states, errs, err)
+	rc = n_unseen ? pv_confirm_each(in, osp_confirm_one, http, vms, unseen,
+					n_unseen, states, errs, err)
 		      : VS_OK;
 out:
 	if (w.c.found)

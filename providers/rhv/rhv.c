@@ -719,42 +719,19 @@ static enum vs_confirm_state rhv_judge(struct rhv_instance *in,
 	return VS_CONFIRM_FAILED;
 }
 
-/* Ask about each VM in turn (few VMs, or the listing could not tell). */
-static int rhv_confirm_each(struct rhv_instance *in, struct vs_http *http,
-			    const struct vs_vm *const *vms, const size_t *idx,
-			    size_t n, enum vs_confirm_state *states,
-			    struct vs_error *errs, struct vs_error *err)
+/* Ask about one VM (pv_confirm_each): one GET, then judge what it says. */
+static int rhv_confirm_one(void *ctx, struct vs_http *http,
+			   const struct vs_vm *vm, enum vs_confirm_state *state,
+			   struct vs_error *vm_err, struct vs_error *e)
 {
-	struct vs_error first, e;
-	size_t i, failed = 0;
+	struct rhv_instance *in = ctx;
+	struct vs_vm cur;
+	int found;
 
-	vs_error_clear(&first);
-	for (i = 0; i < n; i++) {
-		size_t k = idx ? idx[i] : i;
-		struct vs_vm cur;
-		int found;
-
-		vs_error_clear(&e);
-		states[k] = VS_CONFIRM_PENDING;
-		if (rhv_check_vm(in, vms[k], &e) ||
-		    rhv_get(in, http, vms[k], &found, &cur, &e)) {
-			/* Stop early when asking cannot work at all. */
-			if (e.cls == VS_EC_AUTH || e.cls == VS_EC_CANCELLED) {
-				*err = e;
-				return VS_ERR;
-			}
-			if (!failed++)
-				first = e;
-			continue;
-		}
-		states[k] =
-			rhv_judge(in, vms[k], found ? &cur : NULL, &errs[k]);
-		vs_vm_release(&cur);
-	}
-	if (n && failed == n) {
-		*err = first;
+	if (rhv_check_vm(in, vm, e) || rhv_get(in, http, vm, &found, &cur, e))
 		return VS_ERR;
-	}
+	*state = rhv_judge(in, vm, found ? &cur : NULL, vm_err);
+	vs_vm_release(&cur);
 	return VS_OK;
 }
 
@@ -823,8 +800,8 @@ static int rhv_confirm(void *state, struct vs_http *http,
 		vs_error_clear(&errs[i]);
 	}
 	if (n < RHV_CONFIRM_LIST_MIN)
-		return rhv_confirm_each(in, http, vms, NULL, n, states, errs,
-					err);
+		return pv_confirm_each(in, rhv_confirm_one, http, vms, NULL, n,
+				       states, errs, err);
 	memset(&c, 0, sizeof(c));
 	c.vms = vms;
 	c.n = n;
@@ -869,8 +846,8 @@ static int rhv_confirm(void *state, struct vs_http *http,
 		else
 			unseen[n_unseen++] = i;
 	}
-	rc = n_unseen ? rhv_confirm_each(in, http, vms, unseen, n_unseen,
-					 states, errs, err)
+	rc = n_unseen ? pv_confirm_each(in, rhv_confirm_one, http, vms, unseen,
+					n_unseen, states, errs, err)
 		      : VS_OK;
 out:
 	if (c.found)
