@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VS_PROVIDER_ABI_VERSION 1u
+#define VS_PROVIDER_ABI_VERSION 2u
 #define VS_PROVIDER_SYMBOL	"vmsweep_provider"
 
 /* Return values shared by every vmsweep function that can fail. */
@@ -316,6 +316,23 @@ struct vs_host {
 	 * Returns 0, or VS_ERR when it is not one.
 	 */
 	int (*parse_time)(const char *s, int64_t *out);
+
+	/*
+	 * Run fn(http, i, udata, err) for every i in [0, n) on the core's
+	 * workers, each call with that worker's own struct vs_http, at most
+	 * width calls at once (0: the instance's max_concurrency); http is
+	 * the caller's handle (the one list() or remove() was given), which
+	 * runs calls too.  For list() work that is one request per item
+	 * (names of tags, per-VM properties).  Returns 0 when every call
+	 * returned 0; otherwise VS_ERR with err copied from the first call
+	 * that failed (by index); calls not yet started when the run is
+	 * cancelled are skipped and count as cancelled.  Without workers
+	 * (tests, a one-thread host) the calls run in order on http.
+	 */
+	int (*fan_out)(struct vs_http *http, size_t n, unsigned int width,
+		       int (*fn)(struct vs_http *http, size_t i, void *udata,
+				 struct vs_error *err),
+		       void *udata, struct vs_error *err);
 };
 
 /* ------------------------------------------------------------------ */
@@ -356,6 +373,12 @@ struct vs_provider_config {
 	const struct vs_kv *extra;
 	size_t n_extra;
 	const char *config_path; /* for messages */
+	/*
+	 * --strict: a provider's own file holding secrets (clouds.yaml,
+	 * secure.yaml) readable by group or others is an error (class
+	 * config), not a warning.
+	 */
+	int strict;
 };
 
 /* Value of a provider-specific key, or NULL when not configured. */

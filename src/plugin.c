@@ -106,6 +106,29 @@ static int host_cancelled(void)
 	return vs_plugin_cancelled();
 }
 
+/*
+ * The host's fan_out without workers: the calls in order on the caller's
+ * handle, stopping at the first failure or at cancellation.
+ */
+static int host_fan_out(struct vs_http *http, size_t n, unsigned int width,
+			int (*fn)(struct vs_http *http, size_t i, void *udata,
+				  struct vs_error *err),
+			void *udata, struct vs_error *err)
+{
+	size_t i;
+
+	(void)width;
+	for (i = 0; i < n; i++) {
+		if (vs_plugin_cancelled())
+			return vs_error_set(err, VS_EC_CANCELLED, 0, 0,
+					    "stopped before all %zu calls ran",
+					    n);
+		if (fn(http, i, udata, err) != VS_OK)
+			return VS_ERR;
+	}
+	return VS_OK;
+}
+
 static const struct vs_host host = {
 	.abi_version = VS_PROVIDER_ABI_VERSION,
 	.http_do = vs_http_do,
@@ -116,6 +139,7 @@ static const struct vs_host host = {
 	.cancelled = host_cancelled,
 	.sleep_ms = vs_plugin_sleep_ms,
 	.parse_time = vs_time_parse,
+	.fan_out = host_fan_out,
 };
 
 const struct vs_host *vs_plugin_host(void)
