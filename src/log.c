@@ -283,6 +283,12 @@ static int match_secret(const char *s, size_t i, size_t len, size_t *vs,
 
 	if (i > 0 && is_word((unsigned char)s[i - 1]) && !suffix)
 		return 0;
+	/*
+	 * The last segment of a path ("POST /sso/oauth/token: 503") names
+	 * an endpoint, not a field; a query's "?token=" is still caught.
+	 */
+	if (i > 0 && s[i - 1] == '/')
+		return 0;
 	for (k = 0; k < sizeof(secret_keys) / sizeof(secret_keys[0]); k++) {
 		if (suffix && secret_keys[k].header)
 			continue;

@@ -361,6 +361,10 @@ static void test_redaction(void **state)
 		{"{\"token\": {\"expires_at\": \"2024\"}}",
 		 "{\"token\": {\"expires_at\": \"2024\"}}"},
 		{"the token expired", "the token expired"},
+		{"POST /ovirt-engine/sso/oauth/token: 503, retrying in 200 ms",
+		 "POST /ovirt-engine/sso/oauth/token: 503, retrying in 200 ms"},
+		{"POST /a/token?password=x",
+		 "POST /a/token?password=[REDACTED]"},
 		{"password", "password"},
 		/* An unterminated secret hides everything after it. */
 		{"{\"password\":\"abc", "{\"password\":\"[REDACTED]"},
