@@ -891,9 +891,9 @@ static void test_secret_file_strict(void **state)
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	write_tmp(path, sizeof(path), yaml, strlen(yaml));
 	vs_error_clear(&err);
-	assert_int_equal(vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT,
-					      &err),
-			 VS_ERR);
+	assert_int_equal(
+		vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT, &err),
+		VS_ERR);
 	assert_int_equal(err.cls, VS_EC_CONFIG);
 	snprintf(want, sizeof(want),
 		 "%s:4:20: secret file '%s/pw-loose' for 'password' is "
@@ -910,9 +910,9 @@ static void test_secret_file_strict(void **state)
 	       "    password_file: pw-group\n";
 	write_tmp(path, sizeof(path), yaml, strlen(yaml));
 	vs_error_clear(&err);
-	assert_int_equal(vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT,
-					      &err),
-			 VS_ERR);
+	assert_int_equal(
+		vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT, &err),
+		VS_ERR);
 	assert_non_null(strstr(err.message, "(mode 0640)"));
 	vs_config_release(&cfg);
 
@@ -921,9 +921,9 @@ static void test_secret_file_strict(void **state)
 	       "    password_file: pw\n    token_file: pw-loose\n";
 	write_tmp(path, sizeof(path), yaml, strlen(yaml));
 	vs_error_clear(&err);
-	assert_int_equal(vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT,
-					      &err),
-			 VS_OK);
+	assert_int_equal(
+		vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT, &err),
+		VS_OK);
 	assert_int_equal(cfg.strict, 1);
 	assert_string_equal(cfg.providers[0].password, SECRET);
 

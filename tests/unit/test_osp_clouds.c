@@ -741,8 +741,7 @@ static void test_exposed_files(void **state)
 	/* Strict: the same text is the error, and nothing is resolved. */
 	c.c.strict = 1;
 	vs_error_clear(&err);
-	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err),
-			 VS_ERR);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_ERR);
 	assert_int_equal(err.cls, VS_EC_CONFIG);
 	snprintf(want, sizeof(want),
 		 TAG ": '%s' holds secrets (password) and is readable by "
@@ -755,8 +754,7 @@ static void test_exposed_files(void **state)
 	/* Group read alone counts. */
 	assert_int_equal(chmod(clouds, 0640), 0);
 	vs_error_clear(&err);
-	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err),
-			 VS_ERR);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_ERR);
 	assert_non_null(strstr(err.message, "(mode 0640)"));
 
 	/* Private: nothing to say, strict or not. */
@@ -798,8 +796,7 @@ static void test_exposed_files(void **state)
 
 	assert_int_equal(chmod(sec, 0604), 0);
 	vs_error_clear(&err);
-	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err),
-			 VS_ERR);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_ERR);
 	assert_non_null(strstr(err.message, sec));
 	assert_non_null(strstr(err.message, "(password, "
 					    "application_credential_secret)"));
