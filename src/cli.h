@@ -30,6 +30,7 @@ struct vs_cli {
 	const char *plugin_dir; /* --plugin-dir DIR, or NULL */
 	int verbosity;		/* +1 per -v, -1 per -q */
 	int log_format;		/* enum vs_log_format, or -1: the config's */
+	int strict; /* --strict: secret files others can read are errors */
 	/* The signal-watching thread main() started (signals.h). */
 	struct vs_signals *signals;
 
@@ -89,8 +90,9 @@ int vs_cli_usage_error(const char *cmd, const char *fmt, ...)
 
 /*
  * Find and load the configuration (-c, $VMSWEEP_CONFIG, ./vmsweep.yaml,
- * /etc/vmsweep/vmsweep.yaml), printing "file:line:col: message" on
- * failure.  Returns 0 or VS_EXIT_USAGE.
+ * /etc/vmsweep/vmsweep.yaml), strictly with --strict (VS_CONFIG_STRICT),
+ * printing "file:line:col: message" on failure.  Returns 0 or
+ * VS_EXIT_USAGE.
  */
 int vs_cli_load_config(struct vs_cli *cli);
 

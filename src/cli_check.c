@@ -24,7 +24,7 @@ static void check_usage(FILE *out)
 		"problem is\n"
 		"reported, one line each, and so is a secret file that group "
 		"or others\n"
-		"can read.\n"
+		"can read (an error with 'vmsweep --strict check').\n"
 		"\n"
 		"exit status: 0 all fine; 2 a configuration or plugin "
 		"problem; 3 a provider\n"

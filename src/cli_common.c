@@ -108,7 +108,9 @@ int vs_cli_load_config(struct vs_cli *cli)
 	vs_error_clear(&err);
 	path = vs_config_default_path(cli->config_arg);
 	vs_config_release(&cli->cfg);
-	if (vs_config_load(&cli->cfg, path, &err) != VS_OK) {
+	if (vs_config_load_flags(&cli->cfg, path,
+				 cli->strict ? VS_CONFIG_STRICT : 0,
+				 &err) != VS_OK) {
 		/* Already "file:line:col: message". */
 		fprintf(stderr, "%s\n", err.message);
 		if (!cli->config_arg && !getenv("VMSWEEP_CONFIG") &&

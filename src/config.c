@@ -787,6 +787,7 @@ struct ctx {
 	const char *path;
 	char *dir; /* of path, for relative files; NULL: the working dir */
 	struct vs_error *err;
+	int strict; /* a secret file others can read is an error */
 };
 
 /*
@@ -890,9 +891,15 @@ static char *resolve_path(const struct ctx *c, const char *path)
 	return r;
 }
 
+/* The warning, or with --strict the error, for a file others can read. */
+#define LOOSE_SECRET_FMT                                                  \
+	"secret file '%s' for '%s' is readable by group or others (mode " \
+	"%04o); chmod 600 it"
+
 /*
  * Read a secret from file (as written: shown; resolved: path) for key
- * into *out.  The content never reaches a message or the log.
+ * into *out.  The content never reaches a message or the log.  A file
+ * group or others can read is a warning, or an error when c->strict.
  */
 static int read_secret_file(struct ctx *c, const char *shown, const char *key,
 			    int line, int col, char **out)
@@ -921,11 +928,21 @@ static int read_secret_file(struct ctx *c, const char *shown, const char *key,
 		     q(qb, path), key);
 		goto out;
 	}
-	if (st.st_mode & (S_IRGRP | S_IROTH))
-		vs_log(VS_LOG_WARN, "config",
-		       "%s:%d:%d: secret file '%s' for '%s' is readable by "
-		       "group or others; chmod 600 it",
-		       c->path, line, col, q(qb, path), key);
+	/*
+	 * Any group or other read bit counts, whoever the group is: a
+	 * dedicated group is still more readers than the one account that
+	 * runs vmsweep, and the rule stays one a reader can check with ls.
+	 */
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
+		if (c->strict) {
+			fail(c, line, col, LOOSE_SECRET_FMT, q(qb, path), key,
+			     (unsigned int)(st.st_mode & 07777));
+			goto out;
+		}
+		vs_log(VS_LOG_WARN, "config", "%s:%d:%d: " LOOSE_SECRET_FMT,
+		       c->path, line, col, q(qb, path), key,
+		       (unsigned int)(st.st_mode & 07777));
+	}
 	r = read_fd(fd, &b);
 	if (r == VS_BUF_TOO_BIG) {
 		fail(c, line, col, "'%s' for '%s' is larger than %zu KiB",
@@ -1804,6 +1821,12 @@ static int load_root(struct ctx *c, const struct node *root)
 int vs_config_load(struct vs_config *cfg, const char *path,
 		   struct vs_error *err)
 {
+	return vs_config_load_flags(cfg, path, 0, err);
+}
+
+int vs_config_load_flags(struct vs_config *cfg, const char *path,
+			 unsigned int flags, struct vs_error *err)
+{
 	struct ctx c = {.cfg = cfg, .path = path, .err = err};
 	struct node *root = NULL;
 	struct vs_buf b;
@@ -1812,6 +1835,8 @@ int vs_config_load(struct vs_config *cfg, const char *path,
 	int fd = -1, rc = VS_ERR, r;
 
 	vs_config_init(cfg);
+	cfg->strict = (flags & VS_CONFIG_STRICT) != 0;
+	c.strict = cfg->strict;
 	vs_buf_init(&b, CONFIG_MAX_BYTES);
 	cfg->path = strdup(path);
 	if (!cfg->path) {
@@ -1938,7 +1963,8 @@ static int normalise_kv(const struct vs_config *cfg,
 		return *out ? 0 : VS_ERR;
 	case VS_KEY_SECRET: {
 		struct ctx c = {.path = cfg->path ? cfg->path : "(config)",
-				.err = err};
+				.err = err,
+				.strict = cfg->strict};
 		struct node nd = {.kind = N_SCALAR,
 				  .line = kv->value_line,
 				  .col = kv->value_col,

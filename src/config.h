@@ -146,6 +146,14 @@ struct vs_config {
 	int log_level;	/* enum vs_log_level; default INFO */
 	int log_format; /* enum vs_log_format; default TEXT */
 	char *log_file; /* NULL = none */
+
+	/*
+	 * Not a key: VS_CONFIG_STRICT (--strict) as loaded.  A secret file
+	 * group or others can read is then an error, here and in
+	 * vs_config_check_provider_keys(), and providers are told
+	 * (struct vs_provider_config.strict).
+	 */
+	int strict;
 };
 
 /*
@@ -168,13 +176,29 @@ void vs_config_release(struct vs_config *cfg);
 int vs_config_load(struct vs_config *cfg, const char *path,
 		   struct vs_error *err);
 
+/* Flags of vs_config_load_flags(). */
+#define VS_CONFIG_STRICT 0x1u /* --strict */
+
+/*
+ * vs_config_load() with flags.  A KEY_file secret whose mode lets group
+ * or others read it (any S_IRGRP or S_IROTH bit, whatever the group) is
+ * logged as a warning "path:line:col: secret file 'F' for 'KEY' is
+ * readable by group or others (mode 0644); chmod 600 it"; with
+ * VS_CONFIG_STRICT the same text is the error instead, class
+ * VS_EC_CONFIG.  The file's content never appears in either.
+ */
+int vs_config_load_flags(struct vs_config *cfg, const char *path,
+			 unsigned int flags, struct vs_error *err);
+
 /*
  * Check a provider entry's extra keys against a plugin's key table
  * (terminated by {NULL}) and normalise them in place, as described at
  * struct vs_config_kv.  An unknown key ("unknown key 'x' for provider 'y'
  * (type t)"), a value of the wrong type, a secret written as a literal, an
- * unset secret variable or an unreadable secret file is
- * "path:line:col: message", class VS_EC_CONFIG.  Calling it again is
+ * unset secret variable, an unreadable secret file or (with cfg->strict)
+ * one group or others can read is "path:line:col: message", class
+ * VS_EC_CONFIG; without cfg->strict the latter is a warning, as at
+ * vs_config_load_flags().  Calling it again is
  * harmless: it starts from the values as written each time.
  */
 int vs_config_check_provider_keys(const struct vs_config *cfg,

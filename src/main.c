@@ -2,7 +2,7 @@
  * main.c - vmsweep's entry point: global options, then one subcommand.
  *
  *   vmsweep [-c FILE] [--plugin-dir DIR] [-v|-q] [--log-format text|json]
- *           COMMAND ...
+ *           [--strict] COMMAND ...
  *
  * The only place that exits.  curl_global_init runs here, before any
  * thread exists, and so does the blocking of the signals that the
@@ -62,7 +62,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: vmsweep [-c FILE] [--plugin-dir DIR] [-v|-q] "
 		"[--log-format text|json]\n"
-		"               COMMAND [OPTIONS]\n"
+		"               [--strict] COMMAND [OPTIONS]\n"
 		"\n"
 		"Find leaked virtual machines on VMware vSphere, oVirt/RHV "
 		"and OpenStack\n"
@@ -83,6 +83,9 @@ static void usage(FILE *out)
 		"  -v, --verbose         more log output (repeat for more)\n"
 		"  -q, --quiet           less log output (repeat for less)\n"
 		"      --log-format FMT  text or json log lines on stderr\n"
+		"      --strict          a file holding secrets that group or "
+		"others can\n"
+		"                        read is an error, not a warning\n"
 		"  -h, --help            this help; 'vmsweep COMMAND --help' "
 		"for a command\n"
 		"  -V, --version         the version and provider ABI\n"
@@ -107,6 +110,7 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"log-format", required_argument, NULL, 'F'},
+		{"strict", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -128,6 +132,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			cli.plugin_dir = optarg;
+			break;
+		case 'S':
+			cli.strict = 1;
 			break;
 		case 'v':
 			cli.verbosity++;

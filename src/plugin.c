@@ -553,6 +553,7 @@ int vs_plugin_make_config(struct vs_provider_config *out,
 	out->extra = extra;
 	out->n_extra = p->n_extra;
 	out->config_path = cfg->path;
+	out->strict = cfg->strict;
 	return VS_OK;
 }
 

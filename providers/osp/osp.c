@@ -11,8 +11,10 @@
  *
  * Threading: list and open/close run on one thread; remove, probe and
  * confirm run on many workers with their own struct vs_http.  The only
- * shared mutable state is the token (osp_auth.c); everything else in the
- * instance is read-only after open.
+ * shared mutable state is the token (osp_auth.c) and the list of
+ * clouds files already warned about (osp_warned, under its own mutex:
+ * instances open in parallel); everything else in the instance is
+ * read-only after open.
  */
 #include "osp_internal.h"
 
@@ -709,6 +711,36 @@ out:
 /* ------------------------------------------------------------------ */
 /* Open and close.                                                      */
 
+/*
+ * The clouds files whose exposure was logged in this process, so that
+ * several instances reading one clouds.yaml warn once.  Fixed storage:
+ * nothing to free when the plugin is unloaded.
+ */
+#define OSP_MAX_WARNED 32
+static pthread_mutex_t osp_warned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	unsigned long long dev, ino;
+} osp_warned[OSP_MAX_WARNED];
+static size_t osp_n_warned;
+
+/* 1 the first time file (dev, ino) is seen, else 0. */
+static int osp_first_warning(unsigned long long dev, unsigned long long ino)
+{
+	size_t i;
+	int first = 1;
+
+	pthread_mutex_lock(&osp_warned_lock);
+	for (i = 0; i < osp_n_warned && first; i++)
+		if (osp_warned[i].dev == dev && osp_warned[i].ino == ino)
+			first = 0;
+	if (first && osp_n_warned < OSP_MAX_WARNED) {
+		osp_warned[osp_n_warned].dev = dev;
+		osp_warned[osp_n_warned++].ino = ino;
+	}
+	pthread_mutex_unlock(&osp_warned_lock);
+	return first;
+}
+
 static void osp_close(void *state, struct vs_http *http)
 {
 	struct osp_instance *in = state;
@@ -729,6 +761,7 @@ static int osp_open(void **state, const struct vs_provider_config *cfg,
 	struct osp_instance *in;
 	struct osp_env env;
 	int rc = VS_ERR;
+	size_t i;
 
 	*state = NULL;
 	in = calloc(1, sizeof(*in));
@@ -746,6 +779,11 @@ static int osp_open(void **state, const struct vs_provider_config *cfg,
 		 "X-OpenStack-Nova-API-Version: %s", in->set.microversion);
 	snprintf(in->mv_std, sizeof(in->mv_std),
 		 "OpenStack-API-Version: compute %s", in->set.microversion);
+	for (i = 0; i < in->set.n_exposed; i++)
+		if (osp_first_warning(in->set.exposed[i].dev,
+				      in->set.exposed[i].ino))
+			host->log(VS_LOG_WARN, in->tag, "%s",
+				  in->set.exposed[i].message);
 	if (in->set.insecure_from_clouds)
 		host->log(VS_LOG_WARN, in->tag,
 			  "TLS verification is off (clouds.yaml verify: "

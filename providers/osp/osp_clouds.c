@@ -280,8 +280,11 @@ static json_t *osp_yaml_load(const char *text, size_t len, char *why,
 	return root;
 }
 
-/* Read and parse one clouds/secure file. */
-static json_t *osp_file_load(const char *tag, const char *path,
+/*
+ * Read and parse one clouds/secure file; *st is what fstat said of the
+ * file read (not of whatever the path names a moment later).
+ */
+static json_t *osp_file_load(const char *tag, const char *path, struct stat *st,
 			     struct vs_error *err)
 {
 	FILE *f = fopen(path, "rb");
@@ -297,6 +300,11 @@ static json_t *osp_file_load(const char *tag, const char *path,
 			     e == EACCES   ? "permission denied"
 			     : e == ENOENT ? "no such file"
 					   : "open failed");
+		goto out;
+	}
+	if (fstat(fileno(f), st) != 0) {
+		vs_error_set(err, VS_EC_CONFIG, 0, 0, "%s: cannot stat %s", tag,
+			     path);
 		goto out;
 	}
 	text = malloc(OSP_CLOUDS_MAX_BYTES + 1);
@@ -331,6 +339,106 @@ out:
 	if (f)
 		fclose(f);
 	return root;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files holding secrets that others can read.                         */
+
+/*
+ * The keys whose value is a secret in clouds.yaml, in the order they are
+ * named in a message: what keystoneauth's password, application
+ * credential, token, TOTP and OpenID Connect plugins take.
+ */
+static const char *const osp_secret_keys[] = {
+	"password",	 "application_credential_secret",
+	"token",	 "passcode",
+	"client_secret", "access_token",
+	"access_secret",
+};
+#define OSP_N_SECRET_KEYS (sizeof(osp_secret_keys) / sizeof(osp_secret_keys[0]))
+
+/* Set bit i of *found for each osp_secret_keys[i] holding a value in v. */
+static void osp_find_secrets(const json_t *v, int depth, unsigned int *found)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (depth > OSP_YAML_MAX_DEPTH)
+		return;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+		{
+			osp_find_secrets(x, depth + 1, found);
+		}
+		return;
+	}
+	json_object_foreach((json_t *)v, k, x)
+	{
+		for (i = 0; i < OSP_N_SECRET_KEYS; i++)
+			if (strcmp(k, osp_secret_keys[i]) == 0 &&
+			    json_is_string(x) && *json_string_value(x))
+				*found |= 1u << i;
+		osp_find_secrets(x, depth + 1, found);
+	}
+}
+
+/*
+ * Check a file just read (path, its stat st, its tree root): a file that
+ * holds a secret and that group or others can read is an error when
+ * strict, else a warning added to out->exposed.  Any S_IRGRP or S_IROTH
+ * bit counts, whatever the group: the rule is the one the core applies
+ * to password_file.  Only key names reach the message, never a value.
+ */
+static int osp_check_exposed(const char *tag, const char *path,
+			     const struct stat *st, const json_t *root,
+			     int strict, struct osp_settings *out,
+			     struct vs_error *err)
+{
+	struct osp_exposed *x;
+	unsigned int found = 0;
+	struct vs_buf b;
+	size_t i;
+
+	if (!(st->st_mode & (S_IRGRP | S_IROTH)))
+		return VS_OK;
+	osp_find_secrets(root, 0, &found);
+	if (!found)
+		return VS_OK;
+	vs_buf_init(&b, 8192);
+	if (vs_buf_addf(&b, "'%s' holds secrets (", path))
+		goto nomem;
+	for (i = 0; i < OSP_N_SECRET_KEYS; i++)
+		if ((found & (1u << i)) &&
+		    vs_buf_addf(&b, "%s%s", b.s[b.len - 1] == '(' ? "" : ", ",
+				osp_secret_keys[i]))
+			goto nomem;
+	if (vs_buf_addf(&b,
+			") and is readable by group or others (mode %04o); "
+			"chmod 600 it",
+			(unsigned int)(st->st_mode & 07777)))
+		goto nomem;
+	if (strict) {
+		vs_error_set(err, VS_EC_CONFIG, 0, 0, "%s: %s", tag, b.s);
+		vs_buf_release(&b);
+		return VS_ERR;
+	}
+	/* Two files at most (clouds, secure), and each is checked once. */
+	if (out->n_exposed >= sizeof(out->exposed) / sizeof(out->exposed[0])) {
+		vs_buf_release(&b);
+		return VS_OK;
+	}
+	x = &out->exposed[out->n_exposed++];
+	x->dev = (unsigned long long)st->st_dev;
+	x->ino = (unsigned long long)st->st_ino;
+	x->message = vs_buf_detach(&b, NULL);
+	if (!x->message)
+		goto nomem;
+	return VS_OK;
+nomem:
+	vs_buf_release(&b);
+	return vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
+			    tag);
 }
 
 /* Merge src over dst, objects recursively (secure.yaml over clouds.yaml). */
@@ -561,6 +669,8 @@ static int osp_method(const char *tag, const char *auth_type,
 
 void osp_settings_release(struct osp_settings *s)
 {
+	size_t i;
+
 	if (!s)
 		return;
 	free(s->auth_url);
@@ -581,18 +691,24 @@ void osp_settings_release(struct osp_settings *s)
 	free(s->ca_file);
 	free(s->microversion);
 	free(s->source);
+	for (i = 0; i < s->n_exposed; i++)
+		free(s->exposed[i].message);
 	memset(s, 0, sizeof(*s));
 }
 
-/* Load the cloud called name into *cloud (a new reference). */
+/*
+ * Load the cloud called name into *cloud (a new reference), checking
+ * each file read as osp_check_exposed() does.
+ */
 static int osp_load_cloud(const char *tag, const struct osp_env *env,
-			  const char *name, json_t **root_out,
+			  const char *name, int strict, json_t **root_out,
 			  const json_t **cloud, char **path_out,
-			  struct vs_error *err)
+			  struct osp_settings *out, struct vs_error *err)
 {
 	char *path = NULL, *spath = NULL;
 	json_t *root = NULL, *sec = NULL;
 	const json_t *c;
+	struct stat st;
 	int rc = VS_ERR;
 
 	path = osp_clouds_find(env, 0);
@@ -604,13 +720,14 @@ static int osp_load_cloud(const char *tag, const struct osp_env *env,
 			     tag, name);
 		goto out;
 	}
-	root = osp_file_load(tag, path, err);
-	if (!root)
+	root = osp_file_load(tag, path, &st, err);
+	if (!root || osp_check_exposed(tag, path, &st, root, strict, out, err))
 		goto out;
 	spath = osp_clouds_find(env, 1);
 	if (spath) {
-		sec = osp_file_load(tag, spath, err);
-		if (!sec)
+		sec = osp_file_load(tag, spath, &st, err);
+		if (!sec ||
+		    osp_check_exposed(tag, spath, &st, sec, strict, out, err))
 			goto out;
 		if (osp_merge_over(root, sec, 0)) {
 			vs_error_set(err, VS_EC_CONFIG, 0, 0,
@@ -666,8 +783,8 @@ int osp_settings_resolve(const struct vs_provider_config *cfg,
 		cloud_name = osp_getenv(env, "OS_CLOUD");
 
 	if (cloud_name) {
-		if (osp_load_cloud(tag, env, cloud_name, &root, &cloud, &path,
-				   err))
+		if (osp_load_cloud(tag, env, cloud_name, cfg->strict, &root,
+				   &cloud, &path, out, err))
 			goto out;
 		for (f = 0; f < F_COUNT; f++)
 			cl[f] = osp_cloud_str(cloud, f);

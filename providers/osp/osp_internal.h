@@ -70,6 +70,17 @@ struct osp_settings {
 	/* Where the credentials came from, for messages and the log. */
 	char *source;
 	int insecure_from_clouds; /* clouds.yaml said verify: false */
+	/*
+	 * The clouds.yaml and secure.yaml read that hold secrets and that
+	 * group or others can read (without cfg->strict; with it that is an
+	 * error): the warning for each, and the file's identity so that
+	 * open warns once per file however many instances read it.
+	 */
+	struct osp_exposed {
+		char *message;
+		unsigned long long dev, ino;
+	} exposed[2];
+	size_t n_exposed;
 };
 
 /*
@@ -91,8 +102,13 @@ void osp_env_default(struct osp_env *env);
  * Resolve the settings of instance cfg->name from its keys, then the
  * clouds.yaml cloud (the "cloud" key, or OS_CLOUD when no credential key
  * is given), then the OS_* environment (only when no cloud is in play).
- * Fills out (release with osp_settings_release) or returns VS_ERR with
- * err filled (class config; internal when out of memory).
+ * A clouds.yaml or secure.yaml that holds a secret anywhere (password,
+ * application_credential_secret, token, ...) and whose mode has any
+ * group or other read bit is "'PATH' holds secrets (password) and is
+ * readable by group or others (mode 0644); chmod 600 it": an error with
+ * cfg->strict, else one of out->exposed.  Fills out (release with
+ * osp_settings_release) or returns VS_ERR with err filled (class config;
+ * internal when out of memory).
  */
 int osp_settings_resolve(const struct vs_provider_config *cfg,
 			 const struct osp_env *env, struct osp_settings *out,

@@ -3,7 +3,9 @@
 # is refused with a clear message and exit 3, a configured CA is accepted),
 # no password or token the platforms issued ever reaches a log line, a
 # report, the metrics or the state store, even at trace level, a secret
-# file others can read is warned about, and no shell is ever started.
+# file others can read (password_file, clouds.yaml) is warned about and,
+# with --strict, refused before anything is deleted, and no shell is ever
+# started.
 . "$(dirname "$0")/lib.sh"
 
 CERTS=$IT_BUILD/certs
@@ -180,6 +182,104 @@ chmod 600 "$IT_TMP/pw-open"
 vs -c "$IT_TMP/open.yaml" check
 check "a private secret file is not warned about" \
 	bash -c "! grep -q 'readable by group or others' '$IT_TMP/err'"
+
+# --- --strict: a secret file others can read is an error --------------
+# A fresh simulator, so that "nothing deleted" counts every VM.
+sim_start --generate vmware=5,rhv=5,osp=5 --password "$PW" || exit 1
+chmod 644 "$IT_TMP/pw-open"
+all_config "$IT_TMP/strict.yaml" "$SIM_URL"
+sed -i "s|password_env: VMSWEEP_SEC_PASSWORD|password_file: $IT_TMP/pw-open|" \
+	"$IT_TMP/strict.yaml"
+# sim_vms [PLATFORM]...: how many VMs the simulator holds on them.
+sim_vms() {
+	sim_get /_sim/state | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+print(sum(len(s[p]) for p in sys.argv[1:]))" "$@"
+}
+vs --strict -c "$IT_TMP/strict.yaml" run --yes --report "$IT_TMP/strict-report.json"
+check "--strict: a password_file others can read stops the run (exit 2)" [ "$RC" = 2 ]
+check "--strict: one line naming the file, its mode and the fix" grep -qE \
+	"strict\.yaml:[0-9]+:[0-9]+: secret file '$IT_TMP/pw-open' for 'password' is readable by group or others \(mode 0644\); chmod 600 it\$" \
+	"$IT_TMP/err"
+check "--strict: the message does not quote the secret" \
+	bash -c "! grep -qF -- '$PW' '$IT_TMP/err' '$IT_TMP/out'"
+check "--strict: nothing deleted" [ "$(sim_vms vmware rhv osp)" = 15 ]
+check "--strict: no report written" [ ! -e "$IT_TMP/strict-report.json" ]
+vs --strict -c "$IT_TMP/strict.yaml" check
+check "--strict: check fails the same way (exit 2)" [ "$RC" = 2 ]
+check "--strict: check names the file" \
+	grep -q "pw-open' for 'password' is readable" "$IT_TMP/err"
+vs -c "$IT_TMP/strict.yaml" run --yes --report "$IT_TMP/loose-report.json"
+check "without --strict the run goes ahead (exit 0)" [ "$RC" = 0 ]
+check "without --strict: a warning naming the file" grep -q \
+	"WARN.*secret file '$IT_TMP/pw-open' for 'password' is readable by group or others (mode 0644)" \
+	"$IT_TMP/err"
+check "without --strict: the warning does not quote the secret" \
+	bash -c "! grep -qF -- '$PW' '$IT_TMP/err' '$IT_TMP/out'"
+check "without --strict: VMs were deleted" [ "$(sim_vms vmware rhv osp)" -lt 15 ]
+
+# --- a clouds.yaml holding a password that others can read -------------
+sim_start --generate osp=5 --password "$PW" || exit 1
+mkdir -p "$IT_TMP/os"
+cat >"$IT_TMP/os/clouds.yaml" <<EOF
+clouds:
+  sim:
+    auth:
+      auth_url: $SIM_URL/identity
+      username: admin
+      password: "$PW"
+      project_name: admin
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+EOF
+chmod 644 "$IT_TMP/os/clouds.yaml"
+# Two instances on one file: one warning.
+cat >"$IT_TMP/clouds.yaml" <<EOF
+providers:
+  - name: osp-a
+    type: osp
+    cloud: sim
+  - name: osp-b
+    type: osp
+    cloud: sim
+rules:
+  - name: leftovers
+    match: ["test_*", "jenkins-*", "ci-*"]
+    older_than: 1h
+limits:
+  max_deletes: 10000
+  max_delete_percent: 100
+state:
+  path: $IT_TMP/state.db
+report:
+  dir: $IT_TMP/reports
+EOF
+export OS_CLIENT_CONFIG_FILE=$IT_TMP/os/clouds.yaml
+clouds_msg="'$IT_TMP/os/clouds.yaml' holds secrets (password) and is readable by group or others (mode 0644); chmod 600 it"
+vs -c "$IT_TMP/clouds.yaml" check
+check "clouds.yaml readable by others: check still authenticates (exit 0)" [ "$RC" = 0 ]
+check "clouds.yaml readable by others: one warning for two instances" \
+	[ "$(grep -cF -- "$clouds_msg" "$IT_TMP/err")" = 1 ]
+check "clouds.yaml warning: no secret in it" \
+	bash -c "! grep -qF -- '$PW' '$IT_TMP/err' '$IT_TMP/out'"
+vs --strict -c "$IT_TMP/clouds.yaml" check
+check "--strict: check fails on the clouds.yaml (exit 3)" [ "$RC" = 3 ]
+check "--strict: the error names osp-a, the file, its mode and the fix" \
+	grep -qF -- "config: osp-a: $clouds_msg" "$IT_TMP/err"
+check "--strict: and osp-b" grep -qF -- "config: osp-b: $clouds_msg" "$IT_TMP/err"
+check "--strict: the clouds.yaml error holds no secret" \
+	bash -c "! grep -qF -- '$PW' '$IT_TMP/err' '$IT_TMP/out'"
+vs --strict -c "$IT_TMP/clouds.yaml" run --yes --report "$IT_TMP/clouds-report.json"
+check "--strict: a run on it fails (exit 3)" [ "$RC" = 3 ]
+check "--strict: a run on it deletes nothing" [ "$(sim_vms osp)" = 5 ]
+chmod 600 "$IT_TMP/os/clouds.yaml"
+vs --strict -c "$IT_TMP/clouds.yaml" check
+check "--strict: a private clouds.yaml passes (exit 0)" [ "$RC" = 0 ]
+check "a private clouds.yaml is not warned about" \
+	bash -c "! grep -q 'readable by group or others' '$IT_TMP/err'"
+unset OS_CLIENT_CONFIG_FILE
 
 # --- no shell ----------------------------------------------------------
 check "no system(), popen(), exec*() or /bin/sh in the sources" bash -c "

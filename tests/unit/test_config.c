@@ -845,6 +845,114 @@ static void test_warnings_logged(void **state)
 	close(fd);
 }
 
+/*
+ * --strict (VS_CONFIG_STRICT): a secret file group or others can read is
+ * the error, one line at the key's value, that is otherwise a warning;
+ * the same for a plugin's own secret key.  A private file passes.
+ */
+static void test_secret_file_strict(void **state)
+{
+	char path[PATH_MAX], want[2 * PATH_MAX + 128], logpath[PATH_MAX];
+	char text[4096];
+	struct vs_log_opts opts = {VS_LOG_INFO, VS_LOG_TEXT, -1, NULL, 0};
+	static const struct vs_key_spec keys[] = {
+		{"token", VS_KEY_SECRET, "a secret"},
+		{NULL, 0, NULL},
+	};
+	const char *yaml = "providers:\n  - name: a\n    type: osp\n"
+			   "    password_file: pw-loose\n";
+	struct vs_config cfg;
+	struct vs_error err;
+	int fd;
+
+	(void)state;
+	snprintf(logpath, sizeof(logpath), "%s/log-XXXXXX", tmpdir);
+	fd = mkstemp(logpath);
+	assert_true(fd >= 0);
+	opts.fd = fd;
+	vs_error_clear(&err);
+	assert_int_equal(vs_log_setup(&opts, &err), 0);
+	write_named("pw-loose", SECRET "\n", 0644);
+	write_named("pw-group", SECRET "\n", 0640);
+	write_named("pw", SECRET "\n", 0600);
+
+	/* Without the flag: loaded, with the warning. */
+	expect_ok(yaml, &cfg);
+	assert_int_equal(cfg.strict, 0);
+	assert_string_equal(cfg.providers[0].password, SECRET);
+	vs_config_release(&cfg);
+	read_log(fd, text, sizeof(text));
+	assert_non_null(strstr(text, "pw-loose' for 'password' is readable by "
+				     "group or others (mode 0644); chmod "
+				     "600 it"));
+
+	/* With it: the error, at the value, and nothing logged. */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	write_tmp(path, sizeof(path), yaml, strlen(yaml));
+	vs_error_clear(&err);
+	assert_int_equal(
+		vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT, &err),
+		VS_ERR);
+	assert_int_equal(err.cls, VS_EC_CONFIG);
+	snprintf(want, sizeof(want),
+		 "%s:4:20: secret file '%s/pw-loose' for 'password' is "
+		 "readable by group or others (mode 0644); chmod 600 it",
+		 path, tmpdir);
+	assert_string_equal(err.message, want);
+	assert_null(strstr(err.message, SECRET));
+	vs_config_release(&cfg);
+	read_log(fd, text, sizeof(text));
+	assert_null(strstr(text, "readable"));
+
+	/* Group read alone counts, whatever the group. */
+	yaml = "providers:\n  - name: a\n    type: osp\n"
+	       "    password_file: pw-group\n";
+	write_tmp(path, sizeof(path), yaml, strlen(yaml));
+	vs_error_clear(&err);
+	assert_int_equal(
+		vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT, &err),
+		VS_ERR);
+	assert_non_null(strstr(err.message, "(mode 0640)"));
+	vs_config_release(&cfg);
+
+	/* A private file passes, and cfg remembers the flag. */
+	yaml = "providers:\n  - name: a\n    type: osp\n"
+	       "    password_file: pw\n    token_file: pw-loose\n";
+	write_tmp(path, sizeof(path), yaml, strlen(yaml));
+	vs_error_clear(&err);
+	assert_int_equal(
+		vs_config_load_flags(&cfg, path, VS_CONFIG_STRICT, &err),
+		VS_OK);
+	assert_int_equal(cfg.strict, 1);
+	assert_string_equal(cfg.providers[0].password, SECRET);
+
+	/* A plugin's secret key follows cfg.strict too. */
+	vs_error_clear(&err);
+	assert_int_equal(vs_config_check_provider_keys(&cfg, &cfg.providers[0],
+						       keys, &err),
+			 VS_ERR);
+	assert_int_equal(err.cls, VS_EC_CONFIG);
+	assert_non_null(strstr(err.message, ":5:17: secret file '"));
+	assert_non_null(strstr(err.message, "pw-loose' for 'token' is "
+					    "readable by group or others "
+					    "(mode 0644)"));
+	assert_null(strstr(err.message, SECRET));
+	cfg.strict = 0;
+	vs_error_clear(&err);
+	assert_int_equal(vs_config_check_provider_keys(&cfg, &cfg.providers[0],
+						       keys, &err),
+			 VS_OK);
+	read_log(fd, text, sizeof(text));
+	assert_non_null(strstr(text, "pw-loose' for 'token' is readable"));
+	assert_null(strstr(text, SECRET));
+	vs_config_release(&cfg);
+	assert_int_equal(cfg.strict, 0);
+
+	vs_log_teardown();
+	close(fd);
+}
+
 /* ------------------------------------------------------------------ */
 /* Provider-specific keys.                                              */
 
@@ -1349,6 +1457,7 @@ int main(void)
 		cmocka_unit_test(test_errors_yaml),
 		cmocka_unit_test(test_secret_env),
 		cmocka_unit_test(test_secret_file),
+		cmocka_unit_test(test_secret_file_strict),
 		cmocka_unit_test(test_warnings_logged),
 		cmocka_unit_test(test_extra_keys),
 		cmocka_unit_test(test_default_path),

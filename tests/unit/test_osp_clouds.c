@@ -700,6 +700,118 @@ static void test_empty_and_unreadable(void **state)
 	assert_non_null(strstr(err.message, "permission denied"));
 }
 
+/* "'path' holds secrets (what) and is readable ... (mode m); chmod ..." */
+static void expect_exposed(const char *msg, const char *path, const char *what,
+			   const char *mode)
+{
+	char want[1200];
+
+	snprintf(want, sizeof(want),
+		 "'%s' holds secrets (%s) and is readable by group or others "
+		 "(mode %s); chmod 600 it",
+		 path, what, mode);
+	assert_string_equal(msg, want);
+}
+
+/*
+ * A clouds.yaml or secure.yaml that holds a secret and that group or
+ * others can read: a warning for open to log, or with strict the error.
+ * A private file, or a readable one without secrets, is fine.
+ */
+static void test_exposed_files(void **state)
+{
+	struct fake *f = *state;
+	struct osp_settings s;
+	struct vs_error err;
+	struct cfg c;
+	const char *clouds, *sec;
+	char want[1200];
+
+	clouds = write_cloud(f, "cwd/clouds.yaml", "cwd");
+	assert_int_equal(chmod(clouds, 0644), 0);
+	cfg_init(&c, "cloud", "lab", NULL);
+	vs_error_clear(&err);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_OK);
+	assert_int_equal(s.n_exposed, 1);
+	expect_exposed(s.exposed[0].message, clouds, "password", "0644");
+	assert_null(strstr(s.exposed[0].message, "pw-cwd"));
+	assert_true(s.exposed[0].ino != 0);
+	osp_settings_release(&s);
+
+	/* Strict: the same text is the error, and nothing is resolved. */
+	c.c.strict = 1;
+	vs_error_clear(&err);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_ERR);
+	assert_int_equal(err.cls, VS_EC_CONFIG);
+	snprintf(want, sizeof(want),
+		 TAG ": '%s' holds secrets (password) and is readable by "
+		     "group or others (mode 0644); chmod 600 it",
+		 clouds);
+	assert_string_equal(err.message, want);
+	assert_null(strstr(err.message, "pw-cwd"));
+	assert_null(s.password);
+
+	/* Group read alone counts. */
+	assert_int_equal(chmod(clouds, 0640), 0);
+	vs_error_clear(&err);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_ERR);
+	assert_non_null(strstr(err.message, "(mode 0640)"));
+
+	/* Private: nothing to say, strict or not. */
+	assert_int_equal(chmod(clouds, 0600), 0);
+	vs_error_clear(&err);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_OK);
+	assert_int_equal(s.n_exposed, 0);
+	osp_settings_release(&s);
+
+	/*
+	 * Secrets in a private secure.yaml: a world-readable clouds.yaml
+	 * without any is fine.  Every kind found is named.
+	 */
+	clouds = write_fake(f, "cwd/clouds.yaml",
+			    "clouds:\n"
+			    "  lab:\n"
+			    "    auth:\n"
+			    "      auth_url: https://keystone.example.com\n"
+			    "      username: cleaner\n"
+			    "      project_id: p1\n");
+	assert_int_equal(chmod(clouds, 0644), 0);
+	sec = write_fake(f, "etc/secure.yaml",
+			 "clouds:\n"
+			 "  lab:\n"
+			 "    auth:\n"
+			 "      password: from-secure\n"
+			 "  other:\n"
+			 "    auth:\n"
+			 "      application_credential_secret: ac-secret\n"
+			 "  empty:\n"
+			 "    auth:\n"
+			 "      token: ''\n");
+	assert_int_equal(chmod(sec, 0600), 0);
+	vs_error_clear(&err);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_OK);
+	assert_int_equal(s.n_exposed, 0);
+	assert_string_equal(s.password, "from-secure");
+	osp_settings_release(&s);
+
+	assert_int_equal(chmod(sec, 0604), 0);
+	vs_error_clear(&err);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_ERR);
+	assert_non_null(strstr(err.message, sec));
+	assert_non_null(strstr(err.message, "(password, "
+					    "application_credential_secret)"));
+	assert_null(strstr(err.message, "from-secure"));
+	assert_null(strstr(err.message, "ac-secret"));
+
+	c.c.strict = 0;
+	vs_error_clear(&err);
+	assert_int_equal(osp_settings_resolve(&c.c, &f->env, &s, &err), VS_OK);
+	assert_int_equal(s.n_exposed, 1);
+	expect_exposed(s.exposed[0].message, sec,
+		       "password, application_credential_secret", "0604");
+	osp_settings_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -731,6 +843,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_empty_and_unreadable,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exposed_files, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,6 +332,7 @@ static void test_config_and_host(void **st)
 	assert_int_equal(pc.delete_timeout_ms, 90000);
 	assert_string_equal(pc.url, "https://fake.example.com");
 	assert_string_equal(vs_provider_config_get(&pc, "vms"), "5");
+	assert_int_equal(pc.strict, 0);
 	assert_int_equal(
 		pl->ops->open(&state, &pc, vs_plugin_host(), NULL, &err),
 		VS_OK);
@@ -340,6 +341,14 @@ static void test_config_and_host(void **st)
 	assert_string_equal(vms.items[4].name, "fake-4");
 	pl->ops->close(state, NULL);
 	vs_vm_list_release(&vms);
+	vs_plugin_config_release(&pc);
+
+	/* --strict reaches the provider. */
+	cfg.strict = 1;
+	assert_int_equal(vs_plugin_make_config(&pc, pl->ops, &cfg,
+					       &cfg.providers[0], &err),
+			 VS_OK);
+	assert_int_equal(pc.strict, 1);
 	vs_plugin_config_release(&pc);
 	vs_config_release(&cfg);
 
