@@ -70,7 +70,7 @@ struct nest {
 	void *udata;
 	size_t n, next; /* next: the first item not handed out */
 	size_t running, ran;
-	unsigned int width; /* 0: no limit */
+	unsigned int width;  /* 0: no limit */
 	pthread_cond_t cond; /* the caller: an item of it finished */
 	struct nest *prev, *link;
 };

@@ -771,8 +771,8 @@ static void check_nested_cancel(int workers, unsigned int width)
 	nc_width = width;
 	nc_pool = vs_pool_new(workers, NULL, NULL, NULL, NULL);
 	assert_non_null(nc_pool);
-	assert_int_equal(vs_pool_starmap(nc_pool, nc_task, &arg, 1,
-					 sizeof(arg), &result, NULL),
+	assert_int_equal(vs_pool_starmap(nc_pool, nc_task, &arg, 1, sizeof(arg),
+					 &result, NULL),
 			 1);
 	for (i = 0; i < 100; i++) {
 		int r = atomic_load(&nc_ran[i]);
@@ -791,8 +791,7 @@ static void check_nested_cancel(int workers, unsigned int width)
 		assert_int_equal(result, 11);
 	/* Cancelled before it starts: nothing runs. */
 	memset(nc_ran, 0, sizeof(nc_ran));
-	assert_int_equal(vs_pool_nested(nc_pool, NULL, 100, 0, nc_fn, NULL),
-			 0);
+	assert_int_equal(vs_pool_nested(nc_pool, NULL, 100, 0, nc_fn, NULL), 0);
 	assert_int_equal(atomic_load(&nc_ran[0]), 0);
 	vs_pool_free(nc_pool);
 }
