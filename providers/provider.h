@@ -328,6 +328,9 @@ struct vs_host {
 	 * that failed (by index); calls not yet started when the run is
 	 * cancelled are skipped and count as cancelled.  Without workers
 	 * (tests, a one-thread host) the calls run in order on http.
+	 * Calls start in index order but run on several threads at once:
+	 * fn guards what it shares and uses only the handle it is given.
+	 * Once a call failed, calls above its index may be skipped.
 	 */
 	int (*fan_out)(struct vs_http *http, size_t n, unsigned int width,
 		       int (*fn)(struct vs_http *http, size_t i, void *udata,

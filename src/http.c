@@ -103,6 +103,9 @@ struct vs_http {
 	int too_big;
 	int too_many_headers;
 	int nomem;
+	/* Who runs the host's fan_out for calls made with this handle. */
+	vs_http_fan_out_fn fan_out;
+	void *fan_out_udata;
 };
 
 /* What a request is called in messages and logs: never the query. */
@@ -631,6 +634,18 @@ void vs_http_free(struct vs_http *h)
 	vs_buf_release(&h->body);
 	headers_free(h->hdrs, h->n_hdrs);
 	free(h);
+}
+
+void vs_http_set_fan_out(struct vs_http *h, vs_http_fan_out_fn fn, void *udata)
+{
+	h->fan_out = fn;
+	h->fan_out_udata = udata;
+}
+
+vs_http_fan_out_fn vs_http_get_fan_out(const struct vs_http *h, void **udata)
+{
+	*udata = h->fan_out_udata;
+	return h->fan_out;
 }
 
 void vs_http_response_release(struct vs_http_response *resp)

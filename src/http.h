@@ -98,6 +98,27 @@ struct vs_http *vs_http_new(struct vs_http_shared *sh, struct vs_error *err);
 void vs_http_free(struct vs_http *h);
 
 /*
+ * What runs the host's fan_out (provider.h) for a provider that calls it
+ * with handle h: call(h', i, arg) once for every i in [0, n), where h'
+ * is the handle of whichever worker runs item i (h itself among them),
+ * at most width at once (0: the runner's default for the provider h is
+ * working for).  Returns when every started call has finished: the
+ * number that ran (fewer when the run was cancelled).
+ */
+typedef size_t (*vs_http_fan_out_fn)(
+	void *udata, struct vs_http *h, size_t n, unsigned int width,
+	void (*call)(struct vs_http *http, size_t i, void *arg), void *arg);
+/*
+ * Register (or, with fn NULL, remove) the fan-out runner of h: the
+ * sweep sets one on each worker's handle; without one the host runs the
+ * calls in order on h.  Set by h's owner while no request is running on
+ * it; udata is borrowed.
+ */
+void vs_http_set_fan_out(struct vs_http *h, vs_http_fan_out_fn fn, void *udata);
+/* The runner of h (NULL when none) and its udata. */
+vs_http_fan_out_fn vs_http_get_fan_out(const struct vs_http *h, void **udata);
+
+/*
  * The http_do of struct vs_host (see provider.h).  Returns 0 when a
  * response arrived, whatever its status; resp is then filled and owned by
  * the caller (vs_http_response_release).  Returns VS_ERR with err filled

@@ -4,8 +4,9 @@
  * DESIGN: the run-cancel flag is one process-wide atomic int, written
  * under cancel_mu so that every sleeper waiting on cancel_cv (a
  * CLOCK_MONOTONIC condition variable) is woken by the broadcast; readers
- * on the hot path (cancelled()) only load the atomic.  Everything else in
- * this file runs on the main thread.
+ * on the hot path (cancelled()) only load the atomic.  fan_out's calls
+ * run on the sweep's workers (see host_fan_out).  Everything else in this
+ * file runs on the main thread.
  */
 #include "plugin.h"
 
@@ -107,26 +108,86 @@ static int host_cancelled(void)
 }
 
 /*
- * The host's fan_out without workers: the calls in order on the caller's
- * handle, stopping at the first failure or at cancellation.
+ * The host's fan_out.  The calls run through the runner registered on
+ * the caller's handle (the sweep's pool: vs_http_set_fan_out), or in
+ * order on that handle when there is none.  Either way each call gets an
+ * error of its own; the one with the lowest index is kept, and a call
+ * above that index is not started any more (it could not change which
+ * error is returned), so the outcome does not depend on the order in
+ * which the calls ran.
  */
+#define FAN_NONE ((size_t)-1)
+
+struct fan {
+	int (*fn)(struct vs_http *http, size_t i, void *udata,
+		  struct vs_error *err);
+	void *udata;
+	atomic_size_t started;
+	atomic_size_t failed_at; /* the lowest failed index, or FAN_NONE */
+	pthread_mutex_t lock;	 /* err */
+	struct vs_error err;	 /* of failed_at */
+};
+
+static void fan_call(struct vs_http *http, size_t i, void *arg)
+{
+	struct fan *f = arg;
+	struct vs_error e;
+
+	if (i > atomic_load(&f->failed_at) || vs_plugin_cancelled())
+		return;
+	atomic_fetch_add(&f->started, 1);
+	vs_error_clear(&e);
+	if (f->fn(http, i, f->udata, &e) == VS_OK)
+		return;
+	if (e.cls == VS_EC_NONE)
+		vs_error_set(&e, VS_EC_INTERNAL, 0, 0,
+			     "call %zu of a fan-out failed without a reason",
+			     i);
+	pthread_mutex_lock(&f->lock);
+	if (i < atomic_load(&f->failed_at)) {
+		f->err = e;
+		atomic_store(&f->failed_at, i);
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
 static int host_fan_out(struct vs_http *http, size_t n, unsigned int width,
 			int (*fn)(struct vs_http *http, size_t i, void *udata,
 				  struct vs_error *err),
 			void *udata, struct vs_error *err)
 {
+	vs_http_fan_out_fn run;
+	void *run_udata;
+	struct fan f;
 	size_t i;
+	int rc = VS_OK;
 
-	(void)width;
-	for (i = 0; i < n; i++) {
-		if (vs_plugin_cancelled())
-			return vs_error_set(err, VS_EC_CANCELLED, 0, 0,
-					    "stopped before all %zu calls ran",
-					    n);
-		if (fn(http, i, udata, err) != VS_OK)
-			return VS_ERR;
+	memset(&f, 0, sizeof(f));
+	f.fn = fn;
+	f.udata = udata;
+	atomic_init(&f.started, 0);
+	atomic_init(&f.failed_at, FAN_NONE);
+	pthread_mutex_init(&f.lock, NULL);
+	run = http ? vs_http_get_fan_out(http, &run_udata) : NULL;
+	if (run && n > 1) {
+		run(run_udata, http, n, width, fan_call, &f);
+	} else {
+		for (i = 0; i < n && atomic_load(&f.failed_at) == FAN_NONE &&
+			    !vs_plugin_cancelled();
+		     i++)
+			fan_call(http, i, &f);
 	}
-	return VS_OK;
+	/* The runner returned after every call ended: no lock needed. */
+	if (atomic_load(&f.failed_at) != FAN_NONE) {
+		if (err && err->cls == VS_EC_NONE)
+			*err = f.err;
+		rc = VS_ERR;
+	} else if (atomic_load(&f.started) < n) {
+		rc = vs_error_set(err, VS_EC_CANCELLED, 0, 0,
+				  "stopped before all %zu calls ran", n);
+	}
+	pthread_mutex_destroy(&f.lock);
+	return rc;
 }
 
 static const struct vs_host host = {

@@ -17,7 +17,12 @@
  *
  * vs_plugin_host() is the services table handed to every provider: HTTP
  * (vs_http_do), logging (vs_log), the process-wide run-cancel flag, an
- * interruptible sleep and RFC 3339 parsing.
+ * interruptible sleep, RFC 3339 parsing and fan_out: per-item calls run
+ * by the runner registered on the caller's struct vs_http
+ * (vs_http_set_fan_out; the sweep's pool), or in order on that handle
+ * when it has none.  fan_out skips calls after the lowest-index failure
+ * seen so far and returns that failure, so its result does not depend on
+ * the order the calls ran in.
  *
  * Ownership: a set owns its plugins and their handles; pointers it hands
  * out stay valid until vs_plugin_set_release().  Configurations made by

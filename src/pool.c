@@ -16,6 +16,16 @@
  * has work, and it comes back when one of its tasks finishes.  Without
  * groups there is one unlimited group and the heap is a plain FIFO.
  *
+ * Nested maps (vs_pool_nested) come from inside a task: the task's
+ * worker publishes a struct nest on the pool's list and runs its items
+ * itself, while idle workers take items from it before any task of the
+ * job (the waiting task holds its group slot until they are done).  Items
+ * are handed out in index order, at most `width` running at once, the
+ * caller's own included; the caller sleeps on the nest's condition only
+ * when every remaining item is running elsewhere, so nesting cannot
+ * deadlock: whoever waits has nothing left to start, and the items it
+ * waits for are running.  With one worker the caller runs them all.
+ *
  * Cancellation sets an atomic flag, then wakes everyone under the lock;
  * workers check the flag under the lock before each pick, so no task is
  * picked after vs_pool_cancel() returns.  Results are pre-filled with
@@ -54,6 +64,17 @@ struct job {
 	size_t active; /* started and not finished */
 };
 
+/* A nested map on the pool's list; lives on its caller's stack. */
+struct nest {
+	vs_pool_each_fn fn;
+	void *udata;
+	size_t n, next; /* next: the first item not handed out */
+	size_t running, ran;
+	unsigned int width;  /* 0: no limit */
+	pthread_cond_t cond; /* the caller: an item of it finished */
+	struct nest *prev, *link;
+};
+
 struct worker {
 	struct vs_pool *pool;
 	int index;
@@ -66,6 +87,7 @@ struct vs_pool {
 	pthread_cond_t work; /* workers: a task may be pickable, or shutdown */
 	pthread_cond_t done; /* owner: the job may be over */
 	struct job *job;     /* under lock; NULL between starmaps */
+	struct nest *nests;  /* under lock; nested maps running */
 	int shutdown;	     /* under lock */
 	int in_flight;	     /* under lock */
 	atomic_int max_in_flight;
@@ -137,6 +159,38 @@ static int pickable_nolock(const struct vs_pool *pool)
 	       !atomic_load(&((struct vs_pool *)pool)->cancelled);
 }
 
+static int nest_startable_nolock(struct vs_pool *pool, const struct nest *nt)
+{
+	return nt->next < nt->n && (!nt->width || nt->running < nt->width) &&
+	       !atomic_load(&pool->cancelled);
+}
+
+/* A nested map with an item to start, or NULL. */
+static struct nest *nest_find_nolock(struct vs_pool *pool)
+{
+	struct nest *nt;
+
+	for (nt = pool->nests; nt; nt = nt->link)
+		if (nest_startable_nolock(pool, nt))
+			return nt;
+	return NULL;
+}
+
+/* Run item nt->next, dropping the lock around fn. */
+static void nest_run_one_nolock(struct vs_pool *pool, struct nest *nt,
+				void *ctx)
+{
+	size_t i = nt->next++;
+
+	nt->running++;
+	pthread_mutex_unlock(&pool->lock);
+	nt->fn(ctx, i, nt->udata);
+	pthread_mutex_lock(&pool->lock);
+	nt->running--;
+	nt->ran++;
+	pthread_cond_signal(&nt->cond);
+}
+
 /* Take the earliest eligible task; the lock is held and one exists. */
 static size_t pick_nolock(struct vs_pool *pool, size_t *group)
 {
@@ -187,13 +241,21 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
 		struct job *j;
+		struct nest *nt;
 		size_t i, g;
 		int rc;
 
-		while (!pool->shutdown && !pickable_nolock(pool))
+		nt = NULL;
+		while (!pool->shutdown && !(nt = nest_find_nolock(pool)) &&
+		       !pickable_nolock(pool))
 			pthread_cond_wait(&pool->work, &pool->lock);
 		if (pool->shutdown)
 			break;
+		/* Nested items first: a task is waiting for them. */
+		if (nt) {
+			nest_run_one_nolock(pool, nt, w->ctx);
+			continue;
+		}
 		j = pool->job;
 		i = pick_nolock(pool, &g);
 		pthread_mutex_unlock(&pool->lock);
@@ -422,4 +484,50 @@ void vs_pool_reset_cancel(struct vs_pool *pool)
 int vs_pool_max_in_flight(const struct vs_pool *pool)
 {
 	return atomic_load(&((struct vs_pool *)pool)->max_in_flight);
+}
+
+/* ------------------------------------------------------------------ */
+/* Nested maps.                                                           */
+
+size_t vs_pool_nested(struct vs_pool *pool, void *ctx, size_t n,
+		      unsigned int width, vs_pool_each_fn fn, void *udata)
+{
+	struct nest nt;
+	size_t ran;
+
+	if (n == 0 || atomic_load(&pool->cancelled))
+		return 0;
+	memset(&nt, 0, sizeof(nt));
+	nt.fn = fn;
+	nt.udata = udata;
+	nt.n = n;
+	nt.width = width;
+	pthread_cond_init(&nt.cond, NULL);
+
+	pthread_mutex_lock(&pool->lock);
+	nt.link = pool->nests;
+	if (pool->nests)
+		pool->nests->prev = &nt;
+	pool->nests = &nt;
+	/* Only helpers are needed: the caller runs one item at a time. */
+	if (width != 1 && n > 1)
+		pthread_cond_broadcast(&pool->work);
+	for (;;) {
+		if (nest_startable_nolock(pool, &nt))
+			nest_run_one_nolock(pool, &nt, ctx);
+		else if (nt.running)
+			pthread_cond_wait(&nt.cond, &pool->lock);
+		else
+			break;
+	}
+	if (nt.prev)
+		nt.prev->link = nt.link;
+	else
+		pool->nests = nt.link;
+	if (nt.link)
+		nt.link->prev = nt.prev;
+	ran = nt.ran;
+	pthread_mutex_unlock(&pool->lock);
+	pthread_cond_destroy(&nt.cond);
+	return ran;
 }

@@ -11,6 +11,11 @@
  * next not-yet-started task whose group is below its limit, so a
  * saturated group never blocks a free worker while other work waits.
  *
+ * A task may fan out in turn: vs_pool_nested() runs a function over n
+ * items on the task's own worker and on idle ones, and returns when all
+ * are done (a nested parallel call; see pool.c for why it cannot
+ * deadlock).
+ *
  * Cancellation is cooperative: after vs_pool_cancel() no new task starts;
  * tasks not started come back as VS_POOL_NOT_RUN; running tasks finish
  * (fn may poll vs_pool_cancelled()).
@@ -19,8 +24,9 @@
  * owner).  vs_pool_cancel() and vs_pool_cancelled() are safe from any
  * thread, including a signal-watching thread (not from a signal handler)
  * and fn itself (a circuit breaker).  fn runs with no pool lock held and
- * must not call back into the pool except vs_pool_cancel() and
- * vs_pool_cancelled().  Each worker sets its log worker id
+ * must not call back into the pool except vs_pool_cancel(),
+ * vs_pool_cancelled() and vs_pool_nested().  Each worker sets its log
+ * worker id
  * (vs_log_set_worker) to its index.
  */
 #ifndef VS_POOL_H
@@ -84,6 +90,23 @@ void vs_pool_cancel(struct vs_pool *pool);
 int vs_pool_cancelled(const struct vs_pool *pool);
 /* Clear the cancellation flag before the next starmap. */
 void vs_pool_reset_cancel(struct vs_pool *pool);
+
+/* One item of a nested map: ctx is the context of the worker running it. */
+typedef void (*vs_pool_each_fn)(void *ctx, size_t i, void *udata);
+
+/*
+ * From inside a task running on pool, with the ctx that task was given:
+ * run fn(ctx', i, udata) once for every i in [0, n), where ctx' is the
+ * context of whichever worker runs item i (the caller's ctx included),
+ * at most width items at once (0: no limit beyond the workers).  Items
+ * start in index order; idle workers take them before any task of the
+ * current starmap.  Returns when every started item has finished: the
+ * number that ran.  When the pool is cancelled, items not yet started
+ * are skipped.  With one worker, or width 1, the caller runs them all in
+ * order.  Safe from several tasks at once; fn may call it again.
+ */
+size_t vs_pool_nested(struct vs_pool *pool, void *ctx, size_t n,
+		      unsigned int width, vs_pool_each_fn fn, void *udata);
 
 /* Most tasks seen running at once since vs_pool_new (for tests, bench). */
 int vs_pool_max_in_flight(const struct vs_pool *pool);

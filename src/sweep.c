@@ -18,6 +18,12 @@
  *               It writes only that provider's entries.
  *   retry       the owner drains the failure queue and runs the same
  *               fan-out and confirm stages again on what is retryable.
+ *   fan_out     a provider's per-item calls (the host service, e.g. a
+ *               vSphere listing's tag lookups) run as a nested map
+ *               (vs_pool_nested) from inside its task: the task's worker
+ *               and idle workers run them, each on its own struct
+ *               vs_http, at most the provider's max_concurrency at once,
+ *               so no handle or connection is made for them.
  *   breaker     one circuit per provider (breaker.h, its own lock):
  *               tasks count each delete that ended and skip, as
  *               not_attempted, the VMs of a provider whose circuit
@@ -78,6 +84,15 @@ struct sw_vm {
 struct sw_ctx {
 	struct vs_sweep *s;
 	struct vs_http *http;
+	/* The provider this worker's task works for: fan_out's limit. */
+	size_t prov;
+};
+
+/* A provider's fan_out (the host service), nested on the pool. */
+struct sw_fan {
+	size_t prov;
+	void (*call)(struct vs_http *http, size_t i, void *arg);
+	void *arg;
 };
 
 struct sw_task {
@@ -129,6 +144,47 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+static void nested_call(void *ctx, size_t i, void *udata)
+{
+	struct sw_ctx *c = ctx;
+	const struct sw_fan *f = udata;
+	size_t was = c->prov;
+
+	c->prov = f->prov;
+	f->call(c->http, i, f->arg);
+	c->prov = was;
+}
+
+/*
+ * The runner behind the host's fan_out on a worker's handle (http.h):
+ * the calls of the provider whose task runs on this worker go onto the
+ * pool, never wider than its max_concurrency, so that it keeps to the
+ * connections its deletes use too.
+ */
+static size_t
+sw_fan_out(void *udata, struct vs_http *h, size_t n, unsigned int width,
+	   void (*call)(struct vs_http *http, size_t i, void *arg), void *arg)
+{
+	struct sw_ctx *c = udata;
+	struct vs_sweep *s = c->s;
+	struct sw_fan f = {c->prov, call, arg};
+	unsigned int limit = 0;
+
+	assert(h == c->http);
+	(void)h;
+	if (c->prov < s->n_prov)
+		limit = s->limits[c->prov];
+	if (!width || (limit && width > limit))
+		width = limit;
+	return vs_pool_nested(s->pool, c, n, width, nested_call, &f);
+}
+
+/* The worker's task now works for provider prov. */
+static void sw_bind(struct sw_ctx *c, size_t prov)
+{
+	c->prov = prov;
+}
+
 static void *ctx_new(int worker_index, void *udata)
 {
 	struct vs_sweep *s = udata;
@@ -148,6 +204,8 @@ static void *ctx_new(int worker_index, void *udata)
 		free(c);
 		return NULL;
 	}
+	c->prov = (size_t)-1;
+	vs_http_set_fan_out(c->http, sw_fan_out, c);
 	return c;
 }
 
@@ -301,8 +359,10 @@ fail:
 static int task_close(void *ctx, void *arg)
 {
 	struct sw_ctx *c = ctx;
-	struct sw_prov *p = &c->s->prov[((const struct sw_task *)arg)->index];
+	size_t i = ((const struct sw_task *)arg)->index;
+	struct sw_prov *p = &c->s->prov[i];
 
+	sw_bind(c, i);
 	p->t->ops->close(p->state, c->http);
 	p->state = NULL;
 	return VS_OK;
@@ -423,6 +483,7 @@ static int task_inventory(void *ctx, void *arg)
 	void *state = NULL;
 
 	vs_error_clear(&err);
+	sw_bind(c, i);
 	if (sweep_cancelled(s)) {
 		vs_error_set(&p->error, VS_EC_CANCELLED, 0, 0,
 			     "%s: not opened: run interrupted", name);
@@ -753,6 +814,7 @@ static int task_delete(void *ctx, void *arg)
 	char why[VS_BREAKER_REASON_MAX], msg[VS_BREAKER_REASON_MAX + 32];
 	int rc;
 
+	sw_bind(c, v->provider_index);
 	if (sweep_cancelled(s)) {
 		not_attempted(v, "not attempted: run interrupted");
 		return VS_OK;
@@ -946,6 +1008,7 @@ static int task_confirm(void *ctx, void *arg)
 	int64_t started, when;
 	int looks = 0, failed = 0, rc = VS_OK;
 
+	sw_bind(c, t->prov);
 	vms = calloc(n, sizeof(*vms));
 	states = calloc(n, sizeof(*states));
 	errs = calloc(n, sizeof(*errs));

@@ -23,9 +23,9 @@
  * Ownership: every char * in the structs below is a heap string owned by
  * the struct and freed by its _release function.  The parsers and helpers
  * are reentrant; the only state shared between threads is struct
- * vmw_session (its own mutex).  The tag caches and the VI/JSON state of
- * struct vmw_instance are touched by list() alone, which the core calls
- * from one thread at a time per instance.
+ * vmw_session (its own mutex).  The tag caches of struct vmw_instance are
+ * touched by list()'s own thread alone; its VI/JSON mode and token also
+ * by the calls list() fans out, under the lister's lock (vmw_list.c).
  */
 #ifndef VMW_INTERNAL_H
 #define VMW_INTERNAL_H
@@ -262,7 +262,7 @@ struct vmw_instance {
 	size_t n_datacenters, n_clusters, n_folders;
 	long tag_batch;
 
-	/* VI/JSON; used by list() only. */
+	/* VI/JSON; used by list() and the calls it fans out (vmw_list.c). */
 	int vi_required; /* vi_json: on */
 	enum vmw_vi_mode vi_mode;
 	char *vi_release;

@@ -12,23 +12,34 @@
  *
  * Tags come in bulk (list-attached-tags-on-objects, tag_batch VMs per
  * call) and their names are looked up once per tag id and kept for the
- * instance.  A VM gets each tag's name and also "category:name", so that
+ * instance: after each batch, the tags it brings that are not cached yet
+ * are looked up in parallel through the host's fan_out, then their
+ * categories the same way.  A VM gets each tag's name and also "category:name", so that
  * a tag "keep" in a category "vmsweep" carries the marker "vmsweep:keep".
  * A tag call that fails fails the listing: a VM whose tags we could not
  * read may carry a protection marker.
  *
  * REST has no creation time.  VI/JSON (vCenter 8.0U1+) has
- * config.createDate, one request per VM, made here in sequence (list()
- * has a single HTTP handle).  The /api session is tried on VI/JSON first
+ * config.createDate, one request per VM: the first VM alone (it decides
+ * which session VI/JSON takes), the rest through fan_out.  The /api
+ * session is tried on VI/JSON first
  * and a VI/JSON login of its own is made only if it is refused.  A 404
  * on the first call means the vCenter has no VI/JSON: ages stay unknown,
  * which the selection treats as never old enough.
  *
- * list() runs on one thread per instance; the caches and VI/JSON state it
- * keeps in struct vmw_instance are not touched by the workers.
+ * Threading: list() runs on one thread per instance, and so does
+ * everything here that writes the tag caches or the lister.  The calls
+ * fan_out runs on the workers, each with the handle it is given, use
+ * only the shared vAPI session (its own lock, single-flight re-login),
+ * read the listing, and write their own result slot; the VI/JSON mode and
+ * token, which a 401 may change while they run, are under the lister's
+ * vi_lock.  Results are then applied in VM order by list()'s thread, so
+ * the inventory is the one a sequential loop would have made.
  */
 #include "vmw_internal.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +63,13 @@ struct vmw_lister {
 	char **all_folders, **all_hosts;
 	size_t n_all_folders, n_all_hosts;
 	int have_folders, have_hosts;
+	/*
+	 * VI/JSON: in->vi_mode and in->vi_token are read and written under
+	 * vi_lock once the creation dates fan out; vi_gen counts the
+	 * VI/JSON logins made since, so that one 401 logs in once.
+	 */
+	pthread_mutex_t vi_lock;
+	unsigned long vi_gen;
 };
 
 /* ------------------------------------------------------------------ */
@@ -341,59 +359,255 @@ out:
 /* Tags.                                                                */
 
 /*
- * GET a tag or category by id and cache its name (NULL: gone).  For a
- * tag, its category id goes into tag_category.
+ * GET a tag or category by id: 0 with *name (NULL: deleted since it was
+ * attached, so it protects nothing) and, for a tag, *cat_id (NULL when
+ * absent); the caller frees both.  Touches no shared state: it runs on
+ * whichever worker handle it is given.
  */
-static int vmw_resolve(struct vmw_lister *L, const char *id, int category,
-		       struct vs_error *err)
+static int vmw_fetch_named(struct vmw_instance *in, struct vs_http *http,
+			   int legacy, const char *id, int category,
+			   char **name, char **cat_id, struct vs_error *err)
 {
-	struct vmw_instance *in = L->in;
 	struct vs_http_response resp;
 	struct vs_buf b;
-	char *name = NULL, *cat = NULL;
 	const char *what =
 		category ? "reading a tag category" : "reading a tag";
 	int have_resp = 0, rc = VS_ERR;
 
+	*name = NULL;
+	if (cat_id)
+		*cat_id = NULL;
 	vs_buf_init(&b, 64 * 1024);
 	/* /rest names the object as "id:<id>" in the path. */
-	if (vs_buf_adds(&b, L->legacy ? "/rest/com/vmware/cis/tagging/"
-				      : "/api/cis/tagging/") ||
+	if (vs_buf_adds(&b, legacy ? "/rest/com/vmware/cis/tagging/"
+				   : "/api/cis/tagging/") ||
 	    vs_buf_adds(&b, category ? "category/" : "tag/") ||
-	    (L->legacy && vs_buf_adds(&b, "id:")) || vs_buf_add_pct(&b, id)) {
+	    (legacy && vs_buf_adds(&b, "id:")) || vs_buf_add_pct(&b, id)) {
 		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
 			     in->tag);
 		goto out;
 	}
-	L->requests++;
-	if (vmw_do(in, L->http, "GET", b.s, NULL, what, &resp, err))
+	if (vmw_do(in, http, "GET", b.s, NULL, what, &resp, err))
 		goto out;
 	have_resp = 1;
 	if (resp.status == 404) {
-		/* Deleted since it was attached: it protects nothing. */
-		name = NULL;
+		rc = VS_OK;
 	} else if (resp.status == 200) {
-		if (vmw_named_parse(in->tag, resp.body, resp.body_len, &name,
-				    category ? NULL : &cat, err))
-			goto out;
+		rc = vmw_named_parse(in->tag, resp.body, resp.body_len, name,
+				     category ? NULL : cat_id, err);
 	} else {
 		vmw_fail(in, &resp, what, err);
-		goto out;
 	}
-	if (pv_strmap_put(category ? &in->category_names : &in->tag_names, id,
-			  name) ||
-	    (!category && cat && pv_strmap_put(&in->tag_category, id, cat))) {
-		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
-			     in->tag);
-		goto out;
-	}
-	rc = VS_OK;
 out:
 	if (have_resp)
 		in->host->http_response_release(&resp);
 	vs_buf_release(&b);
+	return rc;
+}
+
+/* Cache the name of a tag (and its category id) or category. */
+static int vmw_cache_named(struct vmw_instance *in, const char *id,
+			   int category, const char *name, const char *cat_id,
+			   struct vs_error *err)
+{
+	if (pv_strmap_put(category ? &in->category_names : &in->tag_names, id,
+			  name) ||
+	    (!category && cat_id &&
+	     pv_strmap_put(&in->tag_category, id, cat_id)))
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				    "%s: out of memory", in->tag);
+	return VS_OK;
+}
+
+/* GET a tag or category by id on the lister's handle and cache it. */
+static int vmw_resolve(struct vmw_lister *L, const char *id, int category,
+		       struct vs_error *err)
+{
+	char *name = NULL, *cat = NULL;
+	int rc;
+
+	L->requests++;
+	rc = vmw_fetch_named(L->in, L->http, L->legacy, id, category, &name,
+			     category ? NULL : &cat, err);
+	if (rc == VS_OK)
+		rc = vmw_cache_named(L->in, id, category, name, cat, err);
 	free(name);
 	free(cat);
+	return rc;
+}
+
+/*
+ * The tags or categories of one batch whose names are not cached yet,
+ * looked up through the host's fan_out: each call fills only its own
+ * slot, and the cache is written afterwards by list()'s thread.
+ */
+struct vmw_lookup {
+	struct vmw_instance *in;
+	int legacy, category;
+	const char **ids; /* borrowed */
+	char **names, **cat_ids;
+	size_t n, alloc;
+	struct pv_strmap queued; /* ids already in ids[] */
+};
+
+static void vmw_lookup_release(struct vmw_lookup *lk)
+{
+	size_t i;
+
+	for (i = 0; i < lk->n; i++) {
+		free(lk->names[i]);
+		free(lk->cat_ids[i]);
+	}
+	free(lk->ids);
+	free(lk->names);
+	free(lk->cat_ids);
+	pv_strmap_release(&lk->queued);
+	memset(lk, 0, sizeof(*lk));
+}
+
+/* Queue id once; 0, or VS_ERR out of memory. */
+static int vmw_lookup_add(struct vmw_lookup *lk, const char *id)
+{
+	int found;
+
+	pv_strmap_get(&lk->queued, id, &found);
+	if (found)
+		return VS_OK;
+	if (lk->n == lk->alloc) {
+		size_t na = lk->alloc ? 2 * lk->alloc : 64;
+		const char **ni = realloc(lk->ids, na * sizeof(*ni));
+		char **nn, **nc;
+
+		if (!ni)
+			return VS_ERR;
+		lk->ids = ni;
+		nn = realloc(lk->names, na * sizeof(*nn));
+		if (!nn)
+			return VS_ERR;
+		lk->names = nn;
+		nc = realloc(lk->cat_ids, na * sizeof(*nc));
+		if (!nc)
+			return VS_ERR;
+		lk->cat_ids = nc;
+		lk->alloc = na;
+	}
+	if (pv_strmap_put(&lk->queued, id, NULL))
+		return VS_ERR;
+	lk->ids[lk->n] = id;
+	lk->names[lk->n] = lk->cat_ids[lk->n] = NULL;
+	lk->n++;
+	return VS_OK;
+}
+
+static int vmw_lookup_call(struct vs_http *http, size_t i, void *udata,
+			   struct vs_error *err)
+{
+	struct vmw_lookup *lk = udata;
+
+	return vmw_fetch_named(lk->in, http, lk->legacy, lk->ids[i],
+			       lk->category, &lk->names[i],
+			       lk->category ? NULL : &lk->cat_ids[i], err);
+}
+
+/*
+ * The host's fan_out over n calls.  A failed call's error names the
+ * instance already; the host's own (cancelled before every call ran)
+ * gets it added.
+ */
+static int vmw_fan_out(struct vmw_instance *in, struct vs_http *http, size_t n,
+		       int (*fn)(struct vs_http *http, size_t i, void *udata,
+				 struct vs_error *err),
+		       void *udata, const char *what, struct vs_error *err)
+{
+	struct vs_error e;
+	size_t tl = strlen(in->tag);
+
+	vs_error_clear(&e);
+	if (in->host->fan_out(http, n, 0, fn, udata, &e) == VS_OK)
+		return VS_OK;
+	if (strncmp(e.message, in->tag, tl) == 0 && e.message[tl] == ':')
+		return vs_error_set(err, e.cls, e.http_status, e.retryable,
+				    "%s", e.message);
+	return vs_error_set(err, e.cls, e.http_status, e.retryable,
+			    "%s: %s: %s", in->tag, what, e.message);
+}
+
+/* Look up what lk holds and cache it, in queue order. */
+static int vmw_lookup_run(struct vmw_lister *L, struct vmw_lookup *lk,
+			  struct vs_error *err)
+{
+	size_t i;
+
+	if (!lk->n)
+		return VS_OK;
+	L->requests += lk->n;
+	if (vmw_fan_out(L->in, L->http, lk->n, vmw_lookup_call, lk,
+			lk->category ? "reading tag categories"
+				     : "reading tags",
+			err))
+		return VS_ERR;
+	for (i = 0; i < lk->n; i++)
+		if (vmw_cache_named(L->in, lk->ids[i], lk->category,
+				    lk->names[i], lk->cat_ids[i], err))
+			return VS_ERR;
+	return VS_OK;
+}
+
+/*
+ * Name every tag and category the batch att[0..n) attaches to listed
+ * VMs that is not cached yet: the tags first, then their categories,
+ * each set in parallel through the host's fan_out.
+ */
+static int vmw_names_prefetch(struct vmw_lister *L,
+			      const struct vmw_attached *att, size_t n,
+			      struct vs_error *err)
+{
+	struct vmw_instance *in = L->in;
+	struct vmw_lookup tags, cats;
+	size_t i, j;
+	int found, rc = VS_ERR;
+
+	memset(&tags, 0, sizeof(tags));
+	memset(&cats, 0, sizeof(cats));
+	tags.in = cats.in = in;
+	tags.legacy = cats.legacy = L->legacy;
+	cats.category = 1;
+	for (i = 0; i < n; i++) {
+		if (vmw_idset_find(&L->seen, &L->got, att[i].object_id) ==
+		    (size_t)-1)
+			continue;
+		for (j = 0; j < att[i].n_tags; j++) {
+			pv_strmap_get(&in->tag_names, att[i].tag_ids[j],
+				      &found);
+			if (!found && vmw_lookup_add(&tags, att[i].tag_ids[j]))
+				goto nomem;
+		}
+	}
+	if (vmw_lookup_run(L, &tags, err))
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (vmw_idset_find(&L->seen, &L->got, att[i].object_id) ==
+		    (size_t)-1)
+			continue;
+		for (j = 0; j < att[i].n_tags; j++) {
+			const char *cat_id = pv_strmap_get(
+				&in->tag_category, att[i].tag_ids[j], &found);
+
+			if (!cat_id)
+				continue;
+			pv_strmap_get(&in->category_names, cat_id, &found);
+			if (!found && vmw_lookup_add(&cats, cat_id))
+				goto nomem;
+		}
+	}
+	rc = vmw_lookup_run(L, &cats, err);
+	goto out;
+nomem:
+	vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+		     "%s: out of memory reading tags", in->tag);
+out:
+	vmw_lookup_release(&tags);
+	vmw_lookup_release(&cats);
 	return rc;
 }
 
@@ -495,7 +709,7 @@ static int vmw_tags(struct vmw_lister *L, struct vs_error *err)
 		rc = vmw_attached_parse(in->tag, resp.body, resp.body_len, &att,
 					&n_att, err);
 		in->host->http_response_release(&resp);
-		if (rc)
+		if (rc || (rc = vmw_names_prefetch(L, att, n_att, err)))
 			goto out;
 		rc = VS_ERR;
 		for (i = 0; i < n_att; i++) {
@@ -669,25 +883,83 @@ static int vmw_vi_missing(struct vmw_instance *in, struct vs_error *err)
 	return VS_OK;
 }
 
+/* The VI/JSON mode, and a copy of the own session's token and its login
+ * generation; VS_ERR out of memory. */
+static int vmw_vi_snapshot(struct vmw_lister *L, enum vmw_vi_mode *mode,
+			   unsigned long *gen, char **token,
+			   struct vs_error *err)
+{
+	struct vmw_instance *in = L->in;
+	int rc = VS_OK;
+
+	pthread_mutex_lock(&L->vi_lock);
+	*mode = in->vi_mode;
+	*gen = L->vi_gen;
+	*token = NULL;
+	if (*mode == VMW_VI_OWN && !(*token = strdup(in->vi_token)))
+		rc = vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				  "%s: out of memory", in->tag);
+	pthread_mutex_unlock(&L->vi_lock);
+	return rc;
+}
+
 /*
- * GET .../VirtualMachine/{moid}/config with whichever session works.
- * 0 with resp filled (any status), or VS_ERR.  When VI/JSON turns out to
- * be missing, in->vi_mode becomes OFF and resp is left empty with 0.
+ * VI/JSON refused the session of login generation *gen: log in once for
+ * every caller of that generation (a caller of an older one takes the
+ * newer session), then *token is a copy of the new session's token and
+ * *gen its generation.  The lock is held across the login: whoever
+ * waits for it needs its outcome anyway.
  */
-static int vmw_vi_get(struct vmw_lister *L, const char *path,
-		      struct vs_http_response *resp, struct vs_error *err)
+static int vmw_vi_relogin(struct vmw_lister *L, struct vs_http *http,
+			  unsigned long *gen, char **token,
+			  struct vs_error *err)
+{
+	struct vmw_instance *in = L->in;
+	int missing, rc = VS_OK;
+
+	pthread_mutex_lock(&L->vi_lock);
+	if (L->vi_gen == *gen) {
+		rc = vmw_vi_login(in, http, &missing, err);
+		if (rc == VS_OK)
+			L->vi_gen++;
+	}
+	if (rc == VS_OK) {
+		pv_free_secret(*token);
+		*gen = L->vi_gen;
+		if (!(*token = strdup(in->vi_token)))
+			rc = vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+					  "%s: out of memory", in->tag);
+	}
+	pthread_mutex_unlock(&L->vi_lock);
+	return rc;
+}
+
+/*
+ * GET .../VirtualMachine/{moid}/config with whichever session works, on
+ * http.  0 with resp filled (any status), or VS_ERR.  When VI/JSON turns
+ * out to be missing, in->vi_mode becomes OFF and resp is left empty with
+ * 0.  The first call (mode unknown) decides the mode and must run alone;
+ * once it is SHARED or OWN, calls may run on several workers at once.
+ */
+static int vmw_vi_get(struct vmw_lister *L, struct vs_http *http,
+		      const char *path, struct vs_http_response *resp,
+		      struct vs_error *err)
 {
 	struct vmw_instance *in = L->in;
 	const char *what = "VI/JSON config";
-	int missing, rc;
+	enum vmw_vi_mode mode;
+	unsigned long gen;
+	char *token = NULL;
+	int missing, rc = VS_ERR;
 
 	memset(resp, 0, sizeof(*resp));
-	L->requests++;
-	switch (in->vi_mode) {
+	if (vmw_vi_snapshot(L, &mode, &gen, &token, err))
+		return VS_ERR;
+	switch (mode) {
 	case VMW_VI_UNKNOWN:
 		/* Does the vAPI session work here?  One try, no re-login. */
-		if (vmw_do_token(in, L->http, "GET", path, NULL, NULL, what,
-				 resp, err))
+		if (vmw_do_token(in, http, "GET", path, NULL, NULL, what, resp,
+				 err))
 			return VS_ERR;
 		if (resp->status == 404) {
 			in->host->http_response_release(resp);
@@ -703,7 +975,7 @@ static int vmw_vi_get(struct vmw_lister *L, const char *path,
 		in->host->http_response_release(resp);
 		memset(resp, 0, sizeof(*resp));
 		/* Refused: try a session of its own. */
-		if (vmw_vi_login(in, L->http, &missing, err)) {
+		if (vmw_vi_login(in, http, &missing, err)) {
 			if (missing) {
 				vs_error_clear(err);
 				return vmw_vi_missing(in, err);
@@ -715,137 +987,305 @@ static int vmw_vi_get(struct vmw_lister *L, const char *path,
 		in->host->log(VS_LOG_DEBUG, in->tag,
 			      "VI/JSON refused the vAPI session; logged in to "
 			      "VI/JSON");
+		if (vmw_vi_snapshot(L, &mode, &gen, &token, err))
+			return VS_ERR;
 		break;
 	case VMW_VI_SHARED:
-		if (vmw_do(in, L->http, "GET", path, NULL, what, resp, err))
-			return VS_ERR;
-		if (resp->status != 401)
-			return VS_OK;
+		if (vmw_do(in, http, "GET", path, NULL, what, resp, err))
+			goto out;
+		if (resp->status != 401) {
+			rc = VS_OK;
+			goto out;
+		}
 		in->host->http_response_release(resp);
 		memset(resp, 0, sizeof(*resp));
-		if (vmw_vi_login(in, L->http, &missing, err))
-			return VS_ERR;
+		if (vmw_vi_relogin(L, http, &gen, &token, err))
+			goto out;
 		break;
 	case VMW_VI_OWN:
 		break;
 	default:
 		return VS_OK;
 	}
-	rc = vmw_do_token(in, L->http, "GET", path, NULL, in->vi_token, what,
-			  resp, err);
+	rc = vmw_do_token(in, http, "GET", path, NULL, token, what, resp, err);
 	if (rc || resp->status != 401)
-		return rc;
+		goto out;
 	/* Our VI/JSON session expired: once more with a new one. */
 	in->host->http_response_release(resp);
 	memset(resp, 0, sizeof(*resp));
-	if (vmw_vi_login(in, L->http, &missing, err))
-		return VS_ERR;
-	return vmw_do_token(in, L->http, "GET", path, NULL, in->vi_token, what,
-			    resp, err);
+	rc = VS_ERR;
+	if (vmw_vi_relogin(L, http, &gen, &token, err))
+		goto out;
+	rc = vmw_do_token(in, http, "GET", path, NULL, token, what, resp, err);
+out:
+	pv_free_secret(token);
+	return rc;
 }
 
-static int vmw_ages(struct vmw_lister *L, struct vs_error *err)
+/*
+ * The creation dates.  Each VM's answer is kept in its own slot and the
+ * slots are read in VM order afterwards, exactly as one loop over the
+ * VMs would have read them: the VMs after VMW_VI_GIVE_UP failures in a
+ * row get nothing, and the first fatal error (cancelled, config,
+ * internal) fails the listing.  Calls whose answer cannot matter any
+ * more (past a fatal error, past a give-up already certain) are not
+ * sent.
+ */
+enum vmw_age_kind {
+	VMW_AGE_NONE = 0, /* not asked */
+	VMW_AGE_OK,	  /* created (maybe unknown) and the template flag */
+	VMW_AGE_GONE,	  /* deleted since the listing */
+	VMW_AGE_FAILED,	  /* no creation time; counts toward giving up */
+	VMW_AGE_FATAL,	  /* fails the listing */
+	VMW_AGE_STOP,	  /* VI/JSON turned out to be missing: the end */
+};
+
+struct vmw_age {
+	int64_t created;
+	unsigned char kind, tmpl, last; /* last: nothing after it counts */
+};
+
+struct vmw_ages {
+	struct vmw_lister *L;
+	struct vmw_age *a; /* per VM of L->got; under lock once fanned out */
+	size_t n, base;	   /* base: the first VM of the fan-out */
+	atomic_size_t stop_at, requests;
+	pthread_mutex_t lock;
+	size_t first_failed, first_fatal;
+	struct vs_error failed_err, fatal_err; /* theirs */
+};
+
+/* Keep VM i's answer; e is its error (FAILED, FATAL). */
+static void vmw_age_put(struct vmw_ages *A, size_t i, enum vmw_age_kind kind,
+			int64_t created, int tmpl, int last,
+			const struct vs_error *e)
 {
+	size_t lo = i, hi = i;
+
+	pthread_mutex_lock(&A->lock);
+	A->a[i].kind = (unsigned char)kind;
+	A->a[i].created = created;
+	A->a[i].tmpl = (unsigned char)tmpl;
+	A->a[i].last = (unsigned char)last;
+	if (kind == VMW_AGE_FAILED && i < A->first_failed) {
+		A->first_failed = i;
+		A->failed_err = *e;
+	}
+	if (kind == VMW_AGE_FATAL && i < A->first_fatal) {
+		A->first_fatal = i;
+		A->fatal_err = *e;
+	}
+	if (kind == VMW_AGE_FATAL || kind == VMW_AGE_STOP || last) {
+		if (i < atomic_load(&A->stop_at))
+			atomic_store(&A->stop_at, i);
+	} else if (kind == VMW_AGE_FAILED) {
+		/* VMW_VI_GIVE_UP failures in a row: nothing after counts. */
+		while (lo > 0 && A->a[lo - 1].kind == VMW_AGE_FAILED)
+			lo--;
+		while (hi + 1 < A->n && A->a[hi + 1].kind == VMW_AGE_FAILED)
+			hi++;
+		if (hi - lo + 1 >= VMW_VI_GIVE_UP &&
+		    lo + VMW_VI_GIVE_UP - 1 < atomic_load(&A->stop_at))
+			atomic_store(&A->stop_at, lo + VMW_VI_GIVE_UP - 1);
+	}
+	pthread_mutex_unlock(&A->lock);
+}
+
+static enum vmw_vi_mode vmw_vi_mode_now(struct vmw_lister *L)
+{
+	enum vmw_vi_mode m;
+
+	pthread_mutex_lock(&L->vi_lock);
+	m = L->in->vi_mode;
+	pthread_mutex_unlock(&L->vi_lock);
+	return m;
+}
+
+/* Ask VI/JSON about VM i on http and keep the answer. */
+static void vmw_age_one(struct vmw_ages *A, struct vs_http *http, size_t i)
+{
+	struct vmw_lister *L = A->L;
+	struct vmw_instance *in = L->in;
+	const struct vs_vm *vm = &L->got.items[i];
+	struct vs_http_response resp;
+	struct vs_error e;
+	int64_t created = VS_TIME_UNKNOWN;
+	int tmpl = 0;
+	char *path;
+
+	if (i > atomic_load(&A->stop_at))
+		return;
+	vs_error_clear(&e);
+	path = vmw_vi_path(in, "VirtualMachine/", vm->id, "/config");
+	if (!path) {
+		vs_error_set(&e, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
+			     in->tag);
+		vmw_age_put(A, i, VMW_AGE_FATAL, created, 0, 1, &e);
+		return;
+	}
+	atomic_fetch_add(&A->requests, 1);
+	if (vmw_vi_get(A->L, http, path, &resp, &e)) {
+		enum vmw_vi_mode m = vmw_vi_mode_now(L);
+
+		free(path);
+		if (e.cls == VS_EC_CANCELLED || e.cls == VS_EC_CONFIG ||
+		    e.cls == VS_EC_INTERNAL ||
+		    (in->vi_required && m == VMW_VI_OFF))
+			vmw_age_put(A, i, VMW_AGE_FATAL, created, 0, 1, &e);
+		else
+			vmw_age_put(A, i, VMW_AGE_FAILED, created, 0,
+				    m == VMW_VI_OFF, &e);
+		return;
+	}
+	free(path);
+	if (vmw_vi_mode_now(L) == VMW_VI_OFF) {
+		vmw_age_put(A, i, VMW_AGE_STOP, created, 0, 1, NULL);
+		return;
+	}
+	if (resp.status == 200) {
+		int rc = vmw_vi_config_parse(in->tag, resp.body, resp.body_len,
+					     in->host->parse_time, &created,
+					     &tmpl, &e);
+
+		in->host->http_response_release(&resp);
+		vmw_age_put(A, i, rc ? VMW_AGE_FAILED : VMW_AGE_OK, created,
+			    tmpl, 0, &e);
+		return;
+	}
+	/* ManagedObjectNotFound: deleted since the listing. */
+	if (resp.status == 500 && resp.body &&
+	    strstr(resp.body, "ManagedObjectNotFound")) {
+		in->host->http_response_release(&resp);
+		vmw_age_put(A, i, VMW_AGE_GONE, created, 0, 0, NULL);
+		return;
+	}
+	vs_error_set(&e, resp.status == 401 ? VS_EC_AUTH : VS_EC_SERVER,
+		     (int)resp.status, 0, "%s: VI/JSON config: HTTP %ld",
+		     in->tag, resp.status);
+	in->host->http_response_release(&resp);
+	vmw_age_put(A, i, VMW_AGE_FAILED, created, 0, 0, &e);
+}
+
+static int vmw_age_call(struct vs_http *http, size_t k, void *udata,
+			struct vs_error *err)
+{
+	struct vmw_ages *A = udata;
+
+	(void)err;
+	vmw_age_one(A, http, A->base + k);
+	return VS_OK;
+}
+
+/* Apply the answers in VM order; see struct vmw_ages. */
+static int vmw_ages_apply(struct vmw_ages *A, struct vs_error *err)
+{
+	struct vmw_lister *L = A->L;
 	struct vmw_instance *in = L->in;
 	size_t i, known = 0, failed = 0, templates = 0, streak = 0;
-	struct vs_error first;
 
-	vs_error_clear(&first);
-	if (in->vi_mode == VMW_VI_OFF) {
-		in->host->log(VS_LOG_DEBUG, in->tag,
-			      "VI/JSON off: VM creation times are unknown");
-		return VS_OK;
-	}
-	for (i = 0; i < L->got.n && in->vi_mode != VMW_VI_OFF; i++) {
+	for (i = 0; i < A->n; i++) {
 		struct vs_vm *vm = &L->got.items[i];
-		struct vs_http_response resp;
-		struct vs_error e;
-		int64_t created;
-		int tmpl;
-		char *path;
+		const struct vmw_age *a = &A->a[i];
 
-		vs_error_clear(&e);
-		path = vmw_vi_path(in, "VirtualMachine/", vm->id, "/config");
-		if (!path)
-			return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-					    "%s: out of memory", in->tag);
-		if (vmw_vi_get(L, path, &resp, &e)) {
-			free(path);
-			if (e.cls == VS_EC_CANCELLED || e.cls == VS_EC_CONFIG ||
-			    e.cls == VS_EC_INTERNAL ||
-			    (in->vi_required && in->vi_mode == VMW_VI_OFF)) {
-				*err = e;
-				return VS_ERR;
-			}
-			goto failed;
-		}
-		free(path);
-		if (in->vi_mode == VMW_VI_OFF)
+		if (a->kind == VMW_AGE_NONE || a->kind == VMW_AGE_STOP)
 			break;
-		if (resp.status == 200) {
-			if (vmw_vi_config_parse(in->tag, resp.body,
-						resp.body_len,
-						in->host->parse_time, &created,
-						&tmpl, &e) == 0) {
-				streak = 0;
-				if (created != VS_TIME_UNKNOWN) {
-					vm->created = created;
-					vm->age_source = VS_AGE_CREATED;
-					known++;
-				}
-				if (tmpl && !vm->platform_protection) {
-					vm->platform_protection =
-						strdup("template");
-					if (!vm->platform_protection) {
-						in->host->http_response_release(
-							&resp);
-						return vs_error_set(
-							err, VS_EC_INTERNAL, 0,
-							0, "%s: out of memory",
-							in->tag);
-					}
-					templates++;
-				}
-			}
-			in->host->http_response_release(&resp);
-			if (e.cls == VS_EC_NONE)
-				continue;
-			goto failed;
+		if (a->kind == VMW_AGE_FATAL) {
+			*err = A->fatal_err;
+			return VS_ERR;
 		}
-		/* ManagedObjectNotFound: deleted since the listing. */
-		if (resp.status == 500 && resp.body &&
-		    strstr(resp.body, "ManagedObjectNotFound")) {
-			in->host->http_response_release(&resp);
+		if (a->kind == VMW_AGE_GONE) {
 			streak = 0;
-			continue;
+		} else if (a->kind == VMW_AGE_OK) {
+			streak = 0;
+			if (a->created != VS_TIME_UNKNOWN) {
+				vm->created = a->created;
+				vm->age_source = VS_AGE_CREATED;
+				known++;
+			}
+			if (a->tmpl && !vm->platform_protection) {
+				vm->platform_protection = strdup("template");
+				if (!vm->platform_protection)
+					return vs_error_set(
+						err, VS_EC_INTERNAL, 0, 0,
+						"%s: out of memory", in->tag);
+				templates++;
+			}
+		} else {
+			failed++;
+			if (++streak == VMW_VI_GIVE_UP) {
+				in->host->log(VS_LOG_WARN, in->tag,
+					      "VI/JSON failed %d times in a "
+					      "row; the remaining VMs get no "
+					      "creation time",
+					      VMW_VI_GIVE_UP);
+				break;
+			}
 		}
-		vs_error_set(&e, resp.status == 401 ? VS_EC_AUTH : VS_EC_SERVER,
-			     (int)resp.status, 0,
-			     "%s: VI/JSON config: HTTP %ld", in->tag,
-			     resp.status);
-		in->host->http_response_release(&resp);
-	failed:
-		if (!failed++)
-			first = e;
-		if (++streak == VMW_VI_GIVE_UP) {
-			in->host->log(VS_LOG_WARN, in->tag,
-				      "VI/JSON failed %d times in a row; the "
-				      "remaining VMs get no creation time",
-				      VMW_VI_GIVE_UP);
+		if (a->last)
 			break;
-		}
 	}
 	if (failed)
 		in->host->log(VS_LOG_WARN, in->tag,
 			      "no creation time for %zu VM(s) (age unknown, "
 			      "kept by age rules); first error: %s",
-			      failed, first.message);
+			      failed, A->failed_err.message);
 	if (in->vi_mode != VMW_VI_OFF)
 		in->host->log(VS_LOG_DEBUG, in->tag,
 			      "VI/JSON: creation time for %zu of %zu VM(s)%s",
 			      known, L->got.n,
 			      templates ? "; templates seen" : "");
 	return VS_OK;
+}
+
+/*
+ * The first VMs are asked in turn until VI/JSON's mode is known (usually
+ * after one); the rest fan out on the workers through the host.
+ */
+static int vmw_ages(struct vmw_lister *L, struct vs_error *err)
+{
+	struct vmw_instance *in = L->in;
+	struct vmw_ages A;
+	enum vmw_vi_mode m;
+	size_t i;
+	int rc = VS_ERR;
+
+	if (in->vi_mode == VMW_VI_OFF) {
+		in->host->log(VS_LOG_DEBUG, in->tag,
+			      "VI/JSON off: VM creation times are unknown");
+		return VS_OK;
+	}
+	if (!L->got.n)
+		return VS_OK;
+	memset(&A, 0, sizeof(A));
+	A.L = L;
+	A.n = L->got.n;
+	atomic_init(&A.stop_at, (size_t)-1);
+	atomic_init(&A.requests, 0);
+	A.first_failed = A.first_fatal = (size_t)-1;
+	pthread_mutex_init(&A.lock, NULL);
+	if (!(A.a = calloc(A.n, sizeof(*A.a)))) {
+		vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory",
+			     in->tag);
+		goto out;
+	}
+	for (i = 0; i < A.n && i <= atomic_load(&A.stop_at) &&
+		    vmw_vi_mode_now(L) == VMW_VI_UNKNOWN;
+	     i++)
+		vmw_age_one(&A, L->http, i);
+	m = vmw_vi_mode_now(L);
+	if (i < A.n && i <= atomic_load(&A.stop_at) &&
+	    (m == VMW_VI_SHARED || m == VMW_VI_OWN)) {
+		A.base = i;
+		if (vmw_fan_out(in, L->http, A.n - i, vmw_age_call, &A,
+				"reading creation dates", err))
+			goto out;
+	}
+	rc = vmw_ages_apply(&A, err);
+out:
+	L->requests += atomic_load(&A.requests);
+	pthread_mutex_destroy(&A.lock);
+	free(A.a);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -864,6 +1304,7 @@ int vmw_list(void *state, struct vs_http *http, struct vs_vm_list *out,
 	L.in = in;
 	L.http = http;
 	L.legacy = vmw_session_legacy(&in->sess);
+	pthread_mutex_init(&L.vi_lock, NULL);
 	if (vmw_list_part(&L, &all, 0, err) || vmw_tags(&L, err) ||
 	    vmw_ages(&L, err))
 		goto out;
@@ -900,5 +1341,6 @@ out:
 	vmw_idset_release(&L.seen);
 	vmw_ids_free(L.all_folders, L.n_all_folders);
 	vmw_ids_free(L.all_hosts, L.n_all_hosts);
+	pthread_mutex_destroy(&L.vi_lock);
 	return rc;
 }

@@ -405,6 +405,146 @@ static void test_host_parse_time(void **st)
 	assert_int_not_equal(h->parse_time("yesterday", &t), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* fan_out.                                                             */
+
+struct fan_rec {
+	struct vs_http *want; /* the handle every call must get */
+	int calls[64];
+	size_t order[64], n_order;
+	long fail[2];	/* indices that fail; -1 none */
+	long cancel_at; /* index that cancels the run; -1 none */
+	int bad;
+};
+
+static int rec_fn(struct vs_http *http, size_t i, void *udata,
+		  struct vs_error *err)
+{
+	struct fan_rec *r = udata;
+
+	if (http != r->want || i >= 64)
+		r->bad++;
+	r->calls[i]++;
+	r->order[r->n_order++] = i;
+	if ((long)i == r->cancel_at)
+		vs_plugin_cancel();
+	if ((long)i == r->fail[0] || (long)i == r->fail[1])
+		return vs_error_set(err, VS_EC_SERVER, 500, 0, "lab: call %zu",
+				    i);
+	return VS_OK;
+}
+
+static void rec_init(struct fan_rec *r, struct vs_http *want)
+{
+	memset(r, 0, sizeof(*r));
+	r->want = want;
+	r->fail[0] = r->fail[1] = r->cancel_at = -1;
+}
+
+/* Without a runner: in order on the caller's handle. */
+static void test_fan_out_in_order(void **st)
+{
+	const struct vs_host *h = vs_plugin_host();
+	struct fan_rec r;
+	struct vs_error err;
+	size_t i;
+
+	(void)st;
+	vs_plugin_reset_cancel();
+	rec_init(&r, NULL);
+	vs_error_clear(&err);
+	assert_int_equal(h->fan_out(NULL, 20, 4, rec_fn, &r, &err), VS_OK);
+	assert_int_equal(r.n_order, 20);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(r.order[i], i);
+	assert_int_equal(h->fan_out(NULL, 0, 0, rec_fn, &r, &err), VS_OK);
+
+	/* The first failure ends it and is returned. */
+	rec_init(&r, NULL);
+	r.fail[0] = 5;
+	r.fail[1] = 9;
+	assert_int_equal(h->fan_out(NULL, 20, 0, rec_fn, &r, &err), VS_ERR);
+	assert_int_equal(err.cls, VS_EC_SERVER);
+	assert_string_equal(err.message, "lab: call 5");
+	assert_int_equal(r.n_order, 6);
+
+	/* Cancelled by call 3: the rest are skipped. */
+	rec_init(&r, NULL);
+	r.cancel_at = 3;
+	vs_error_clear(&err);
+	assert_int_equal(h->fan_out(NULL, 20, 0, rec_fn, &r, &err), VS_ERR);
+	assert_int_equal(err.cls, VS_EC_CANCELLED);
+	assert_int_equal(r.n_order, 4);
+	assert_int_equal(r.bad, 0);
+	vs_plugin_reset_cancel();
+}
+
+/* A runner that runs the calls backwards, as a pool might. */
+static unsigned int seen_width;
+
+static size_t backwards(void *udata, struct vs_http *h, size_t n,
+			unsigned int width,
+			void (*call)(struct vs_http *http, size_t i, void *arg),
+			void *arg)
+{
+	size_t i;
+
+	(void)udata;
+	seen_width = width;
+	for (i = n; i-- > 0;)
+		call(h, i, arg);
+	return n;
+}
+
+static void test_fan_out_runner(void **st)
+{
+	const struct vs_host *h = vs_plugin_host();
+	struct vs_http_shared *sh;
+	struct vs_http *http;
+	struct fan_rec r;
+	struct vs_error err;
+	size_t i;
+
+	(void)st;
+	vs_plugin_reset_cancel();
+	vs_error_clear(&err);
+	sh = vs_http_shared_new(NULL, &err);
+	assert_non_null(sh);
+	http = vs_http_new(sh, &err);
+	assert_non_null(http);
+	vs_http_set_fan_out(http, backwards, NULL);
+
+	rec_init(&r, http);
+	assert_int_equal(h->fan_out(http, 30, 7, rec_fn, &r, &err), VS_OK);
+	assert_int_equal(seen_width, 7);
+	for (i = 0; i < 30; i++) {
+		assert_int_equal(r.calls[i], 1);
+		assert_int_equal(r.order[i], 29 - i);
+	}
+
+	/* The lowest failed index wins even though it ran last. */
+	rec_init(&r, http);
+	r.fail[0] = 25;
+	r.fail[1] = 4;
+	assert_int_equal(h->fan_out(http, 30, 0, rec_fn, &r, &err), VS_ERR);
+	assert_string_equal(err.message, "lab: call 4");
+	for (i = 0; i < 30; i++)
+		assert_int_equal(r.calls[i], 1);
+
+	/* Cancelled midway: what did not start is reported cancelled. */
+	rec_init(&r, http);
+	r.cancel_at = 20;
+	vs_error_clear(&err);
+	assert_int_equal(h->fan_out(http, 30, 0, rec_fn, &r, &err), VS_ERR);
+	assert_int_equal(err.cls, VS_EC_CANCELLED);
+	for (i = 0; i < 30; i++)
+		assert_int_equal(r.calls[i], i >= 20);
+	assert_int_equal(r.bad, 0);
+	vs_plugin_reset_cancel();
+	vs_http_free(http);
+	vs_http_shared_free(sh);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +558,8 @@ int main(void)
 		cmocka_unit_test(test_config_and_host),
 		cmocka_unit_test(test_cancel_wakes_sleep),
 		cmocka_unit_test(test_host_parse_time),
+		cmocka_unit_test(test_fan_out_in_order),
+		cmocka_unit_test(test_fan_out_runner),
 	};
 	char exe[PATH_MAX];
 	ssize_t n;

@@ -1,7 +1,9 @@
 /*
  * test_pool.c - the worker pool: results in input order, per-worker
  * contexts, concurrency bounds (pool and groups), a saturated group not
- * stalling the others, cancellation, many tiny tasks.
+ * stalling the others, cancellation, many tiny tasks, nested maps from
+ * inside a task (every item once, the width, idle workers helping,
+ * cancellation).
  *
  * Nothing here asserts on timing.  Tests that need tasks to overlap use
  * gates (a mutex and a condition); a gate wait has a generous timeout
@@ -565,6 +567,244 @@ static void test_worker_log_ids(void **state)
 	assert_int_equal(lines, N);
 }
 
+/* ------------------------------------------------------------------ */
+/* Nested maps.                                                         */
+
+enum { NEST_TASKS = 3, NEST_N = 400 };
+
+struct nest_book {
+	struct vs_pool *pool;
+	unsigned int width;
+	int inner; /* each item nests once more, n = 2 */
+	atomic_int count[NEST_TASKS][NEST_N];
+	atomic_int inner_count[NEST_TASKS][NEST_N][2];
+	atomic_int running[NEST_TASKS];
+	atomic_int max_running[NEST_TASKS];
+	atomic_int by_worker[16];
+	size_t ran[NEST_TASKS];
+};
+
+static struct nest_book nb;
+
+struct nest_item {
+	size_t task;
+	size_t i;
+};
+
+static void note_max(atomic_int *max, int v)
+{
+	int m = atomic_load(max);
+
+	while (v > m && !atomic_compare_exchange_weak(max, &m, v))
+		;
+}
+
+static void inner_fn(void *ctx, size_t i, void *udata)
+{
+	const struct nest_item *it = udata;
+
+	(void)ctx;
+	atomic_fetch_add(&nb.inner_count[it->task][it->i][i], 1);
+}
+
+static void nest_fn(void *ctx, size_t i, void *udata)
+{
+	struct ctx *c = ctx;
+	size_t t = (size_t)(uintptr_t)udata;
+	int now = atomic_fetch_add(&nb.running[t], 1) + 1;
+
+	note_max(&nb.max_running[t], now);
+	atomic_fetch_add(&nb.count[t][i], 1);
+	atomic_fetch_add(&nb.by_worker[c->index], 1);
+	jitter(i * 7919 + t + 1);
+	if (nb.inner) {
+		struct nest_item it = {t, i};
+
+		assert_int_equal(
+			vs_pool_nested(nb.pool, ctx, 2, 0, inner_fn, &it), 2);
+	}
+	atomic_fetch_sub(&nb.running[t], 1);
+}
+
+static int nesting_task(void *ctx, void *arg)
+{
+	const struct task *t = arg;
+
+	nb.ran[t->index] = vs_pool_nested(nb.pool, ctx, NEST_N, nb.width,
+					  nest_fn, (void *)(uintptr_t)t->index);
+	return 0;
+}
+
+/* Every item of every nested map runs once, within the width. */
+static void check_nested(int workers, unsigned int width, int inner)
+{
+	struct ctx_book book = {-1, 0, 0, 0};
+	struct task args[NEST_TASKS];
+	int results[NEST_TASKS];
+	size_t t, i, total = 0;
+	int w;
+
+	memset(&nb, 0, sizeof(nb));
+	nb.width = width;
+	nb.inner = inner;
+	nb.pool = vs_pool_new(workers, ctx_new, ctx_free, &book, NULL);
+	assert_non_null(nb.pool);
+	for (t = 0; t < NEST_TASKS; t++)
+		args[t].index = t;
+	assert_int_equal(vs_pool_starmap(nb.pool, nesting_task, args,
+					 NEST_TASKS, sizeof(*args), results,
+					 NULL),
+			 NEST_TASKS);
+	for (t = 0; t < NEST_TASKS; t++) {
+		assert_int_equal(results[t], 0);
+		assert_int_equal(nb.ran[t], NEST_N);
+		for (i = 0; i < NEST_N; i++) {
+			assert_int_equal(atomic_load(&nb.count[t][i]), 1);
+			if (inner) {
+				assert_int_equal(
+					atomic_load(&nb.inner_count[t][i][0]),
+					1);
+				assert_int_equal(
+					atomic_load(&nb.inner_count[t][i][1]),
+					1);
+			}
+		}
+		assert_true(atomic_load(&nb.max_running[t]) >= 1);
+		if (width)
+			assert_true(atomic_load(&nb.max_running[t]) <=
+				    (int)width);
+		assert_true(atomic_load(&nb.max_running[t]) <= workers);
+	}
+	for (w = 0; w < 16; w++)
+		total += (size_t)atomic_load(&nb.by_worker[w]);
+	assert_int_equal(total, NEST_TASKS * NEST_N);
+	/* One worker: the calling task ran every item itself. */
+	if (workers == 1)
+		assert_int_equal(atomic_load(&nb.by_worker[0]),
+				 NEST_TASKS * NEST_N);
+	vs_pool_free(nb.pool);
+}
+
+static void test_nested_one_worker(void **state)
+{
+	(void)state;
+	check_nested(1, 0, 0);
+	check_nested(1, 4, 1);
+}
+
+static void test_nested_many_workers(void **state)
+{
+	(void)state;
+	check_nested(8, 3, 0);
+	check_nested(8, 1, 0);
+	check_nested(8, 0, 0);
+	check_nested(4, 0, 1);
+	check_nested(16, 5, 1);
+}
+
+/* Idle workers take part: four items of one nested map wait for each
+ * other, which only works when four workers run them at once. */
+static struct gate nest_gate = GATE_INIT;
+static atomic_int nest_gate_timeouts;
+
+static void meet_fn(void *ctx, size_t i, void *udata)
+{
+	(void)ctx;
+	(void)i;
+	(void)udata;
+	gate_add(&nest_gate, 1);
+	if (gate_wait(&nest_gate, 4))
+		atomic_fetch_add(&nest_gate_timeouts, 1);
+}
+
+static struct vs_pool *meet_pool;
+
+static int meet_task(void *ctx, void *arg)
+{
+	(void)arg;
+	return (int)vs_pool_nested(meet_pool, ctx, 4, 4, meet_fn, NULL);
+}
+
+static void test_nested_uses_idle_workers(void **state)
+{
+	struct task arg = {0, 0, 0};
+	int result;
+
+	(void)state;
+	meet_pool = vs_pool_new(4, NULL, NULL, NULL, NULL);
+	assert_non_null(meet_pool);
+	assert_int_equal(vs_pool_starmap(meet_pool, meet_task, &arg, 1,
+					 sizeof(arg), &result, NULL),
+			 1);
+	assert_int_equal(result, 4);
+	assert_int_equal(atomic_load(&nest_gate_timeouts), 0);
+	vs_pool_free(meet_pool);
+}
+
+/* Cancelled from item 10: nothing after the items already running. */
+static struct vs_pool *nc_pool;
+static unsigned int nc_width;
+static atomic_int nc_ran[100];
+
+static void nc_fn(void *ctx, size_t i, void *udata)
+{
+	(void)ctx;
+	(void)udata;
+	atomic_fetch_add(&nc_ran[i], 1);
+	if (i == 10)
+		vs_pool_cancel(nc_pool);
+}
+
+static int nc_task(void *ctx, void *arg)
+{
+	(void)arg;
+	return (int)vs_pool_nested(nc_pool, ctx, 100, nc_width, nc_fn, NULL);
+}
+
+static void check_nested_cancel(int workers, unsigned int width)
+{
+	struct task arg = {0, 0, 0};
+	int result, sum = 0;
+	size_t i;
+
+	memset(nc_ran, 0, sizeof(nc_ran));
+	nc_width = width;
+	nc_pool = vs_pool_new(workers, NULL, NULL, NULL, NULL);
+	assert_non_null(nc_pool);
+	assert_int_equal(vs_pool_starmap(nc_pool, nc_task, &arg, 1, sizeof(arg),
+					 &result, NULL),
+			 1);
+	for (i = 0; i < 100; i++) {
+		int r = atomic_load(&nc_ran[i]);
+
+		assert_true(r <= 1);
+		/* Items start in order: 0..10 did, and at most width - 1
+		 * more were running when 10 cancelled. */
+		if (i <= 10)
+			assert_int_equal(r, 1);
+		if (i >= 10 + (width ? width : (unsigned int)workers))
+			assert_int_equal(r, 0);
+		sum += r;
+	}
+	assert_int_equal(result, sum);
+	if (width == 1 || workers == 1)
+		assert_int_equal(result, 11);
+	/* Cancelled before it starts: nothing runs. */
+	memset(nc_ran, 0, sizeof(nc_ran));
+	assert_int_equal(vs_pool_nested(nc_pool, NULL, 100, 0, nc_fn, NULL), 0);
+	assert_int_equal(atomic_load(&nc_ran[0]), 0);
+	vs_pool_free(nc_pool);
+}
+
+static void test_nested_cancel(void **state)
+{
+	(void)state;
+	check_nested_cancel(1, 0);
+	check_nested_cancel(4, 1);
+	check_nested_cancel(4, 3);
+	check_nested_cancel(8, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,6 +816,10 @@ int main(void)
 		cmocka_unit_test(test_cancel_from_task),
 		cmocka_unit_test(test_many_tiny_tasks),
 		cmocka_unit_test(test_worker_log_ids),
+		cmocka_unit_test(test_nested_one_worker),
+		cmocka_unit_test(test_nested_many_workers),
+		cmocka_unit_test(test_nested_uses_idle_workers),
+		cmocka_unit_test(test_nested_cancel),
 	};
 	alarm(300); /* a hang is a failure */
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,7 @@
 
 #define MAX_VMS	  128
 #define MAX_PROVS 3
+#define FAN_MAX	  400
 
 enum script {
 	S_OK,
@@ -68,6 +69,26 @@ struct fprov {
 	atomic_int opens, lists, closes, removes, probes, confirms;
 	atomic_int in_flight, max_in_flight, confirm_in_flight;
 	atomic_int bad; /* a contract violation seen by the fake */
+	/*
+	 * list() fans fan_n calls out through the host (width fan_width);
+	 * calls fan_fail[] fail, call fan_cancel_at (when > 0) cancels the
+	 * sweep, and the first fan_meet calls wait until they all run at
+	 * once.  The fake records each call and the handles in use.
+	 */
+	const struct vs_host *host;
+	size_t fan_n;
+	unsigned int fan_width;
+	long fan_fail[3];
+	long fan_cancel_at;
+	int fan_meet;
+	atomic_int fan_calls[FAN_MAX];
+	atomic_int fan_in_flight, fan_max_in_flight;
+	size_t fan_order[FAN_MAX]; /* with one worker: the call order */
+	atomic_size_t fan_seq;
+	pthread_mutex_t fan_lock;
+	pthread_cond_t fan_cond;
+	int fan_met;
+	struct vs_http *fan_busy[64]; /* handles of the calls running */
 };
 
 static struct fprov provs[MAX_PROVS];
@@ -104,7 +125,6 @@ static int fake_open(void **state, const struct vs_provider_config *cfg,
 {
 	struct fprov *p = fake_find(cfg->name);
 
-	(void)host;
 	(void)http;
 	if (!p)
 		return vs_error_set(err, VS_EC_CONFIG, 0, 0, "no such fake");
@@ -112,8 +132,71 @@ static int fake_open(void **state, const struct vs_provider_config *cfg,
 	if (p->fail_open)
 		return vs_error_set(err, VS_EC_AUTH, 401, 0,
 				    "credentials refused");
+	p->host = host;
 	*state = p;
 	return VS_OK;
+}
+
+/* Mark http busy; a handle already busy means two calls share one. */
+static void fan_busy(struct fprov *p, struct vs_http *http, int on)
+{
+	size_t k, slot = SIZE_MAX;
+
+	pthread_mutex_lock(&p->fan_lock);
+	for (k = 0; k < 64; k++) {
+		if (on && p->fan_busy[k] == http)
+			atomic_fetch_add(&p->bad, 1);
+		if (on ? !p->fan_busy[k] && slot == SIZE_MAX
+		       : p->fan_busy[k] == http)
+			slot = k;
+	}
+	if (slot != SIZE_MAX)
+		p->fan_busy[slot] = on ? http : NULL;
+	pthread_mutex_unlock(&p->fan_lock);
+}
+
+static int fan_call(struct vs_http *http, size_t i, void *udata,
+		    struct vs_error *err)
+{
+	struct fprov *p = udata;
+	int now, m, rc = VS_OK;
+	size_t k;
+
+	if (!http || i >= p->fan_n)
+		atomic_fetch_add(&p->bad, 1);
+	fan_busy(p, http, 1);
+	now = atomic_fetch_add(&p->fan_in_flight, 1) + 1;
+	m = atomic_load(&p->fan_max_in_flight);
+	while (now > m &&
+	       !atomic_compare_exchange_weak(&p->fan_max_in_flight, &m, now))
+		;
+	atomic_fetch_add(&p->fan_calls[i], 1);
+	p->fan_order[atomic_fetch_add(&p->fan_seq, 1) % FAN_MAX] = i;
+	if ((int)i < p->fan_meet) {
+		struct timespec dl;
+
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 30;
+		pthread_mutex_lock(&p->fan_lock);
+		p->fan_met++;
+		pthread_cond_broadcast(&p->fan_cond);
+		while (p->fan_met < p->fan_meet &&
+		       pthread_cond_timedwait(&p->fan_cond, &p->fan_lock,
+					      &dl) == 0)
+			;
+		if (p->fan_met < p->fan_meet)
+			atomic_fetch_add(&p->bad, 1);
+		pthread_mutex_unlock(&p->fan_lock);
+	}
+	if (p->fan_cancel_at > 0 && (long)i == p->fan_cancel_at)
+		vs_sweep_cancel(current);
+	for (k = 0; k < 3; k++)
+		if (p->fan_fail[k] > 0 && (long)i == p->fan_fail[k])
+			rc = vs_error_set(err, VS_EC_SERVER, 500, 1,
+					  "%s: call %zu failed", p->name, i);
+	atomic_fetch_sub(&p->fan_in_flight, 1);
+	fan_busy(p, http, 0);
+	return rc;
 }
 
 static int fake_list(void *state, struct vs_http *http, struct vs_vm_list *out,
@@ -123,11 +206,13 @@ static int fake_list(void *state, struct vs_http *http, struct vs_vm_list *out,
 	char id[32];
 	size_t i;
 
-	(void)http;
 	atomic_fetch_add(&p->lists, 1);
 	if (p->fail_list)
 		return vs_error_set(err, VS_EC_SERVER, 500, 1,
 				    "listing failed");
+	if (p->fan_n && p->host->fan_out(http, p->fan_n, p->fan_width, fan_call,
+					 p, err) != VS_OK)
+		return VS_ERR;
 	for (i = 0; i < p->n; i++) {
 		struct vs_vm *vm = vs_vm_list_push(out);
 
@@ -321,6 +406,8 @@ static struct fprov *add_prov(const char *name, const char *const *specs,
 	assert_true(n_provs <= MAX_PROVS);
 	memset(p, 0, sizeof(*p));
 	p->name = name;
+	pthread_mutex_init(&p->fan_lock, NULL);
+	pthread_cond_init(&p->fan_cond, NULL);
 	for (j = 0; j < count; j++) {
 		for (i = 0; i < n_specs; i++) {
 			struct fvm *v = &p->vms[p->n];
@@ -1173,6 +1260,144 @@ static void test_breaker_percent(void **st)
 	fx_release(&fx);
 }
 
+/* ------------------------------------------------------------------ */
+/* The host's fan_out, nested on the pool from inside list().           */
+
+static void assert_fan_each_once(struct fprov *p, size_t upto)
+{
+	size_t i;
+
+	for (i = 0; i < p->fan_n; i++)
+		assert_int_equal(atomic_load(&p->fan_calls[i]), i < upto);
+}
+
+static void test_fan_out_on_workers(void **st)
+{
+	static const char *const ok[] = {"ok"};
+	static const unsigned int limits[] = {4, 2};
+	struct fixture fx;
+	struct fprov *a, *b;
+
+	(void)st;
+	a = add_prov("a", ok, 1, 5);
+	b = add_prov("b", ok, 1, 5);
+	a->fan_n = b->fan_n = FAN_MAX;
+	a->fan_meet = 4;   /* four calls at once: idle workers help */
+	b->fan_width = 16; /* wider than max_concurrency: capped */
+	fx_init(&fx, limits);
+	fx.opts.workers = 8;
+	fx_sweep(&fx);
+	assert_int_equal(vs_sweep_inventory(fx.s, &fx.err), VS_EXIT_OK);
+	assert_fan_each_once(a, FAN_MAX);
+	assert_fan_each_once(b, FAN_MAX);
+	assert_int_equal(atomic_load(&a->fan_max_in_flight), 4);
+	assert_true(atomic_load(&b->fan_max_in_flight) <= 2);
+	assert_int_equal(vs_sweep_provider_listed(fx.s, 0), 5);
+	assert_int_equal(vs_sweep_provider_listed(fx.s, 1), 5);
+	fx_release(&fx);
+}
+
+static void test_fan_out_one_worker(void **st)
+{
+	static const char *const ok[] = {"ok"};
+	static const unsigned int limits[] = {4};
+	struct fixture fx;
+	struct fprov *a;
+	size_t i;
+
+	(void)st;
+	a = add_prov("a", ok, 1, 3);
+	a->fan_n = 100;
+	fx_init(&fx, limits);
+	fx.opts.workers = 1;
+	fx_sweep(&fx);
+	assert_int_equal(vs_sweep_inventory(fx.s, &fx.err), VS_EXIT_OK);
+	assert_fan_each_once(a, 100);
+	/* The listing task's own worker ran them, in order. */
+	assert_int_equal(atomic_load(&a->fan_max_in_flight), 1);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(a->fan_order[i], i);
+	fx_release(&fx);
+}
+
+/* The failure with the lowest index is the one reported, whatever order
+ * the calls ran in; calls after it may be skipped, none before it. */
+static void test_fan_out_first_error(void **st)
+{
+	static const char *const ok[] = {"ok"};
+	static const unsigned int limits[] = {0};
+	int workers[] = {1, 3, 8};
+	struct fixture fx;
+	struct fprov *a;
+	size_t w, i;
+
+	(void)st;
+	for (w = 0; w < 3; w++) {
+		a = add_prov("a", ok, 1, 3);
+		a->fan_n = FAN_MAX;
+		a->fan_fail[0] = 250;
+		a->fan_fail[1] = 37;
+		a->fan_fail[2] = 38;
+		fx_init(&fx, limits);
+		fx.opts.workers = workers[w];
+		fx_sweep(&fx);
+		assert_int_equal(vs_sweep_inventory(fx.s, &fx.err),
+				 VS_EXIT_PROVIDER);
+		assert_non_null(vs_sweep_provider_error(fx.s, 0));
+		assert_string_equal(vs_sweep_provider_error(fx.s, 0)->message,
+				    "a: call 37 failed");
+		assert_int_equal(vs_sweep_provider_error(fx.s, 0)->cls,
+				 VS_EC_SERVER);
+		for (i = 0; i < FAN_MAX; i++) {
+			int n = atomic_load(&a->fan_calls[i]);
+
+			assert_true(n <= 1);
+			if (i <= 37)
+				assert_int_equal(n, 1);
+			if (workers[w] == 1 && i > 37)
+				assert_int_equal(n, 0);
+		}
+		fx_release(&fx);
+	}
+}
+
+/* Cancelled from call 10: calls not started are skipped, the listing
+ * fails as cancelled. */
+static void test_fan_out_cancel(void **st)
+{
+	static const char *const ok[] = {"ok"};
+	static const unsigned int limits[] = {3};
+	int workers[] = {1, 6};
+	struct fixture fx;
+	struct fprov *a;
+	size_t w, i;
+
+	(void)st;
+	for (w = 0; w < 2; w++) {
+		a = add_prov("a", ok, 1, 3);
+		a->fan_n = FAN_MAX;
+		a->fan_cancel_at = 10;
+		fx_init(&fx, limits);
+		fx.opts.workers = workers[w];
+		fx_sweep(&fx);
+		assert_int_equal(vs_sweep_inventory(fx.s, &fx.err),
+				 VS_EXIT_PROVIDER);
+		assert_int_equal(vs_sweep_provider_error(fx.s, 0)->cls,
+				 VS_EC_CANCELLED);
+		for (i = 0; i < FAN_MAX; i++) {
+			int n = atomic_load(&a->fan_calls[i]);
+
+			assert_true(n <= 1);
+			if (i <= 10)
+				assert_int_equal(n, 1);
+			/* At most width - 1 others were running at 10. */
+			if (i >= 10 + 3 || (workers[w] == 1 && i > 10))
+				assert_int_equal(n, 0);
+		}
+		fx_release(&fx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1189,6 +1414,10 @@ int main(void)
 		cmocka_unit_test(test_check_gates_direct),
 		cmocka_unit_test(test_breaker_consecutive),
 		cmocka_unit_test(test_breaker_percent),
+		cmocka_unit_test(test_fan_out_on_workers),
+		cmocka_unit_test(test_fan_out_one_worker),
+		cmocka_unit_test(test_fan_out_first_error),
+		cmocka_unit_test(test_fan_out_cancel),
 	};
 	struct vs_error err;
 	int rc;
