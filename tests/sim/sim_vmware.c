@@ -863,38 +863,73 @@ static void vmw_category_id(const char *cat, char out[96])
 }
 
 /*
- * Find the tag (want_tag) or category whose id is id among every tag
- * of every VM, deleted ones included (a tag outlives its objects); the
- * name goes into out.  false when unknown.
+ * Tag and category names by id, for every tag of every VM, deleted ones
+ * included (a tag outlives its objects).  Computing ids means hashing
+ * every tag, so the maps are built once and rebuilt only when the
+ * inventory's tags changed (VMs added, tags added: counted, since a VM
+ * never loses one).  Guarded by the inventory lock.
+ */
+static json_t *vmw_tag_names, *vmw_cat_names;
+static size_t vmw_names_vms, vmw_names_tags;
+
+static bool vmw_names_fresh_nolock(const struct sim_inv *inv)
+{
+	size_t tags = 0;
+
+	for (size_t i = 0; i < inv->n; i++)
+		tags += inv->vms[i]->ntags;
+	if (vmw_tag_names != NULL && vmw_names_vms == inv->n &&
+	    vmw_names_tags == tags)
+		return true;
+	vmw_names_vms = inv->n;
+	vmw_names_tags = tags;
+	return false;
+}
+
+static void vmw_names_build_nolock(const struct sim_inv *inv)
+{
+	char id[96], cat[128];
+
+	json_decref(vmw_tag_names);
+	json_decref(vmw_cat_names);
+	vmw_tag_names = json_object();
+	vmw_cat_names = json_object();
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct sim_vm *vm = inv->vms[i];
+
+		for (size_t t = 0; t < vm->ntags; t++) {
+			vmw_tag_id(vm->tags[t], id);
+			if (json_object_get(vmw_tag_names, id) == NULL)
+				json_object_set_new(vmw_tag_names, id,
+						    json_string(vm->tags[t]));
+			vmw_category_name(vm->tags[t], cat, sizeof(cat));
+			vmw_category_id(cat, id);
+			if (json_object_get(vmw_cat_names, id) == NULL)
+				json_object_set_new(vmw_cat_names, id,
+						    json_string(cat));
+		}
+	}
+}
+
+/*
+ * Find the tag (want_tag) or category whose id is id; the name goes
+ * into out.  false when unknown.
  */
 static bool vmw_find_tag(struct sim *sim, const char *id, bool want_tag,
 			 char *out, size_t outsz)
 {
 	struct sim_inv *inv = &sim->inv[SIM_VMWARE];
+	const char *name;
 	bool found = false;
-	char cand[96], cat[128];
 
 	pthread_mutex_lock(&inv->lock);
-	for (size_t i = 0; i < inv->n && !found; i++) {
-		const struct sim_vm *vm = inv->vms[i];
-
-		for (size_t t = 0; t < vm->ntags && !found; t++) {
-			if (want_tag) {
-				vmw_tag_id(vm->tags[t], cand);
-				if (strcmp(cand, id) == 0) {
-					snprintf(out, outsz, "%s", vm->tags[t]);
-					found = true;
-				}
-			} else {
-				vmw_category_name(vm->tags[t], cat,
-						  sizeof(cat));
-				vmw_category_id(cat, cand);
-				if (strcmp(cand, id) == 0) {
-					snprintf(out, outsz, "%s", cat);
-					found = true;
-				}
-			}
-		}
+	if (!vmw_names_fresh_nolock(inv))
+		vmw_names_build_nolock(inv);
+	name = json_string_value(
+		json_object_get(want_tag ? vmw_tag_names : vmw_cat_names, id));
+	if (name != NULL) {
+		snprintf(out, outsz, "%s", name);
+		found = true;
 	}
 	pthread_mutex_unlock(&inv->lock);
 	return found;
