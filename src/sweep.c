@@ -1104,6 +1104,7 @@ static int round_run(struct vs_sweep *s, const size_t *idx, size_t n)
 		goto out;
 	for (i = 0; i < n; i++)
 		tasks[i].index = idx[i];
+	memset(&groups, 0, sizeof(groups));
 	groups.group_of = group_of_vm;
 	groups.udata = s;
 	groups.limits = s->limits;
