@@ -104,8 +104,11 @@ static unsigned int adapt_nolock(struct vs_aimd *a, unsigned long ticket,
 		break;
 	case VS_AIMD_PUSHBACK:
 		a->pushbacks++;
-		/* A request older than the last cut met the same overload. */
-		if (ticket != a->gen)
+		/*
+		 * A request older than the last cut met the same overload;
+		 * at a window of 1 there is nothing left to cut.
+		 */
+		if (ticket != a->gen || a->w <= 1)
 			return 0;
 		a->gen++;
 		a->w /= 2;

@@ -45,7 +45,7 @@ struct vs_aimd_stats {
 	unsigned int max;	 /* the window's ceiling */
 	unsigned int limit;	 /* floor(w) now: the final one after a run */
 	unsigned int min;	 /* the lowest floor(w) reached */
-	unsigned long decreases; /* cuts made */
+	unsigned long decreases; /* cuts made (none at a window of 1) */
 	unsigned long pushbacks; /* pushbacks seen, cut or not */
 	unsigned long waits;	 /* acquires that had to wait for a slot */
 	unsigned int in_flight;

@@ -22,6 +22,14 @@
  *               tasks count each delete that ended and skip, as
  *               not_attempted, the VMs of a provider whose circuit
  *               opened, in this round and every later one.
+ *   window      one adaptive concurrency limiter per provider (aimd.h,
+ *               its own lock), unless adaptive_concurrency is off: a
+ *               task sets its provider's limiter on the worker's
+ *               struct vs_http, which takes a slot per request; the
+ *               fan-out's group limit follows the window, so a worker
+ *               picks another provider's VM rather than wait.  A task
+ *               ending in class throttled (vSphere's RESOURCE_BUSY)
+ *               counts as pushback too.
  *
  * Between stages the owner reads what the workers wrote; the pool's
  * starmap returns only after every task finished, under the pool lock,
@@ -43,6 +51,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "aimd.h"
 #include "breaker.h"
 #include "buf.h"
 #include "error.h"
@@ -102,6 +111,7 @@ struct vs_sweep {
 	struct sw_prov *prov;
 	struct vs_inventory *inv; /* parallel to prov, for vs_select */
 	unsigned int *limits;	  /* per provider, the pool group limits */
+	struct vs_aimd **aimd;	  /* per provider; NULL: not adaptive */
 	size_t n_prov;
 
 	struct vs_http_shared *http_sh;
@@ -167,6 +177,30 @@ static size_t group_of_vm(const void *arg, void *udata)
 	const struct vs_sweep *s = udata;
 
 	return s->report.vms[t->index].provider_index;
+}
+
+/* A provider's group limit: its window now, or max_concurrency. */
+static unsigned int limit_of_provider(size_t i, void *udata)
+{
+	const struct vs_sweep *s = udata;
+
+	return s->aimd[i] ? vs_aimd_limit(s->aimd[i]) : s->limits[i];
+}
+
+/*
+ * The worker's HTTP client, its requests gated by provider i's window
+ * for one task; ungate() when the task ends, so that no later task runs
+ * under another provider's window.
+ */
+static struct vs_http *gate(struct sw_ctx *c, size_t i)
+{
+	vs_http_set_limiter(c->http, c->s->aimd[i]);
+	return c->http;
+}
+
+static void ungate(struct sw_ctx *c)
+{
+	vs_http_set_limiter(c->http, NULL);
 }
 
 static void failure_free(void *item)
@@ -257,7 +291,8 @@ struct vs_sweep *vs_sweep_new(const struct vs_config *cfg,
 	s->prov = calloc(n ? n : 1, sizeof(*s->prov));
 	s->inv = calloc(n ? n : 1, sizeof(*s->inv));
 	s->limits = calloc(n ? n : 1, sizeof(*s->limits));
-	if (!s->prov || !s->inv || !s->limits)
+	s->aimd = calloc(n ? n : 1, sizeof(*s->aimd));
+	if (!s->prov || !s->inv || !s->limits || !s->aimd)
 		goto nomem;
 	for (i = 0, k = 0; i < n; i++) {
 		if (!target_selected(opts, targets[i].cp->name))
@@ -287,6 +322,18 @@ struct vs_sweep *vs_sweep_new(const struct vs_config *cfg,
 	workers = opts->workers > 0 ? opts->workers : cfg->workers;
 	if (workers < 1)
 		workers = 1;
+	/* No more requests than workers can be in flight: the ceiling. */
+	for (i = 0; i < s->n_prov; i++) {
+		unsigned int max = s->limits[i];
+
+		if (!s->prov[i].t->cp->adaptive_concurrency)
+			continue;
+		if (max > (unsigned int)workers)
+			max = (unsigned int)workers;
+		s->aimd[i] = vs_aimd_new(s->prov[i].t->cp->name, max);
+		if (!s->aimd[i])
+			goto nomem;
+	}
 	s->pool = vs_pool_new(workers, ctx_new, ctx_free, s, err);
 	if (!s->pool)
 		goto fail;
@@ -301,9 +348,11 @@ fail:
 static int task_close(void *ctx, void *arg)
 {
 	struct sw_ctx *c = ctx;
-	struct sw_prov *p = &c->s->prov[((const struct sw_task *)arg)->index];
+	size_t i = ((const struct sw_task *)arg)->index;
+	struct sw_prov *p = &c->s->prov[i];
 
-	p->t->ops->close(p->state, c->http);
+	p->t->ops->close(p->state, gate(c, i));
+	ungate(c);
 	p->state = NULL;
 	return VS_OK;
 }
@@ -356,6 +405,9 @@ void vs_sweep_free(struct vs_sweep *s)
 	vs_breaker_free(s->breaker);
 	vs_http_free(s->http);
 	vs_http_shared_free(s->http_sh);
+	for (i = 0; s->aimd && i < s->n_prov; i++)
+		vs_aimd_free(s->aimd[i]);
+	free(s->aimd);
 	free(s->vst);
 	free(s->limits);
 	free(s->inv);
@@ -365,6 +417,8 @@ void vs_sweep_free(struct vs_sweep *s)
 
 void vs_sweep_cancel(struct vs_sweep *s)
 {
+	size_t i;
+
 	vs_plugin_cancel();
 	if (!s)
 		return;
@@ -373,6 +427,9 @@ void vs_sweep_cancel(struct vs_sweep *s)
 		vs_pool_cancel(s->pool);
 	if (s->http_sh)
 		vs_http_shared_cancel(s->http_sh);
+	/* Requests waiting for a slot give up too. */
+	for (i = 0; s->aimd && i < s->n_prov; i++)
+		vs_aimd_cancel(s->aimd[i]);
 }
 
 void vs_sweep_abort(struct vs_sweep *s)
@@ -411,9 +468,8 @@ const struct vs_report *vs_sweep_report(const struct vs_sweep *s)
 /* ------------------------------------------------------------------ */
 /* Inventory.                                                           */
 
-static int task_inventory(void *ctx, void *arg)
+static int inventory_one(struct sw_ctx *c, void *arg)
 {
-	struct sw_ctx *c = ctx;
 	struct vs_sweep *s = c->s;
 	size_t i = ((const struct sw_task *)arg)->index;
 	struct sw_prov *p = &s->prov[i];
@@ -428,7 +484,7 @@ static int task_inventory(void *ctx, void *arg)
 			     "%s: not opened: run interrupted", name);
 		return VS_ERR;
 	}
-	if (ops->open(&state, p->t->pc, vs_plugin_host(), c->http, &err) !=
+	if (ops->open(&state, p->t->pc, vs_plugin_host(), gate(c, i), &err) !=
 	    VS_OK) {
 		if (err.cls == VS_EC_NONE)
 			vs_error_set(&err, VS_EC_INTERNAL, 0, 0,
@@ -462,6 +518,14 @@ static int task_inventory(void *ctx, void *arg)
 	vs_log(VS_LOG_INFO, name, "listed %zu VMs", s->inv[i].vms.n);
 	p->ok = 1;
 	return VS_OK;
+}
+
+static int task_inventory(void *ctx, void *arg)
+{
+	int rc = inventory_one(ctx, arg);
+
+	ungate(ctx);
+	return rc;
 }
 
 int vs_sweep_inventory(struct vs_sweep *s, struct vs_error *err)
@@ -943,7 +1007,9 @@ static int task_confirm(void *ctx, void *arg)
 	const struct vs_vm **vms = NULL;
 	enum vs_confirm_state *states = NULL;
 	struct vs_error *errs = NULL, err;
+	struct vs_http *http = gate(c, t->prov);
 	int64_t started, when;
+	unsigned long gen;
 	int looks = 0, failed = 0, rc = VS_OK;
 
 	vms = calloc(n, sizeof(*vms));
@@ -974,11 +1040,15 @@ static int task_confirm(void *ctx, void *arg)
 		}
 		vs_error_clear(&err);
 		started = vs_time_mono_ms();
-		if (p->t->ops->confirm(p->state, c->http, vms, n, states, errs,
+		gen = vs_aimd_generation(s->aimd[t->prov]);
+		if (p->t->ops->confirm(p->state, http, vms, n, states, errs,
 				       &err) != VS_OK) {
 			vs_log(VS_LOG_WARN, TAG,
 			       "cannot confirm deletions: %s: %s",
 			       vs_err_class_name(err.cls), err.message);
+			if (err.cls == VS_EC_THROTTLED)
+				vs_aimd_signal(s->aimd[t->prov], gen,
+					       VS_AIMD_PUSHBACK);
 			for (k = 0; k < n; k++)
 				states[k] = VS_CONFIRM_PENDING;
 			failed++;
@@ -1011,6 +1081,7 @@ static int task_confirm(void *ctx, void *arg)
 	for (k = 0; k < n; k++)
 		confirm_stopped(s, idx[k]);
 out:
+	ungate(c);
 	free(vms);
 	free(states);
 	free(errs);
@@ -1072,13 +1143,26 @@ out:
 	return rc;
 }
 
-/* task_delete, then the VM's outcome into the journal once it has one. */
+/*
+ * task_delete under the VM's provider's window, then the VM's outcome
+ * into the journal once it has one.  A delete that failed as throttled
+ * (a 429 the HTTP layer could not retry away, vSphere's RESOURCE_BUSY)
+ * is pushback: the provider says so by the class, the core needs no
+ * knowledge of its error bodies.
+ */
 static int task_delete_journaled(void *ctx, void *arg)
 {
 	struct vs_sweep *s = ((struct sw_ctx *)ctx)->s;
 	size_t i = ((const struct sw_task *)arg)->index;
-	int rc = task_delete(ctx, arg);
+	size_t p = s->report.vms[i].provider_index;
+	unsigned long gen = vs_aimd_generation(s->aimd[p]);
+	int rc;
 
+	gate(ctx, p);
+	rc = task_delete(ctx, arg);
+	ungate(ctx);
+	if (rc != VS_OK && s->report.vms[i].error.cls == VS_EC_THROTTLED)
+		vs_aimd_signal(s->aimd[p], gen, VS_AIMD_PUSHBACK);
 	if (!s->vst[i].pending)
 		vs_state_vm_ended(s->opts.state, i, &s->report.vms[i]);
 	return rc;
@@ -1108,6 +1192,7 @@ static int round_run(struct vs_sweep *s, const size_t *idx, size_t n)
 	groups.group_of = group_of_vm;
 	groups.udata = s;
 	groups.limits = s->limits;
+	groups.limit_of = limit_of_provider;
 	groups.n_groups = s->n_prov;
 	vs_pool_starmap(s->pool, task_delete_journaled, tasks, n,
 			sizeof(*tasks), results, &groups);
@@ -1275,6 +1360,40 @@ static void print_summary(const struct vs_sweep *s, const char *gate_msg)
 	fflush(s->opts.summary);
 }
 
+/*
+ * Each provider's adaptive concurrency into its report summary, and a
+ * line in the log when the platform made us slow down.
+ */
+static void record_concurrency(struct vs_sweep *s)
+{
+	struct vs_aimd_stats st;
+	size_t i, k;
+
+	for (i = 0; i < s->report.n_providers; i++) {
+		struct vs_report_provider *rp = &s->report.providers[i];
+
+		for (k = 0; k < s->n_prov; k++)
+			if (strcmp(s->prov[k].t->cp->name, rp->name) == 0)
+				break;
+		if (k == s->n_prov || !s->aimd[k])
+			continue;
+		vs_aimd_stats(s->aimd[k], &st);
+		rp->concurrency.max = st.max;
+		rp->concurrency.final = st.limit;
+		rp->concurrency.min = st.min;
+		rp->concurrency.decreases = st.decreases;
+		if (st.decreases)
+			vs_log(VS_LOG_INFO, rp->name,
+			       "%s pushed back %lu time%s: requests in flight "
+			       "cut %lu time%s, to %u at the lowest, %u of %u "
+			       "at the end",
+			       rp->name, st.pushbacks,
+			       st.pushbacks == 1 ? "" : "s", st.decreases,
+			       st.decreases == 1 ? "" : "s", st.min, st.limit,
+			       st.max);
+	}
+}
+
 /* Mark every planned VM with one outcome and close the model. */
 static void finalize(struct vs_sweep *s)
 {
@@ -1286,6 +1405,7 @@ static void finalize(struct vs_sweep *s)
 		assert(s->report.vms[i].outcome != VS_OUT_NONE);
 	}
 	s->report.finished_ms = vs_time_now_ms();
+	record_concurrency(s);
 	/* The journal (state.h), durable before the report is written; a
 	 * run stopped by a gate or the providers is journaled here whole. */
 	vs_state_run_begin(s->opts.state, &s->report, (long)getpid());
