@@ -26,8 +26,9 @@
  *               its own lock), unless adaptive_concurrency is off: a
  *               task sets its provider's limiter on the worker's
  *               struct vs_http, which takes a slot per request; the
- *               fan-out's group limit follows the window, so a worker
- *               picks another provider's VM rather than wait.  A task
+ *               fan-out's group limit follows the window (twice it), so
+ *               a worker picks another provider's VM rather than wait
+ *               for a slot.  A task
  *               ending in class throttled (vSphere's RESOURCE_BUSY)
  *               counts as pushback too.
  *
@@ -179,12 +180,25 @@ static size_t group_of_vm(const void *arg, void *udata)
 	return s->report.vms[t->index].provider_index;
 }
 
-/* A provider's group limit: its window now, or max_concurrency. */
+/*
+ * A provider's group limit: max_concurrency, or twice its window when
+ * that is less.  The window bounds the requests on the wire (the HTTP
+ * client takes a slot per try); a task waiting out a backoff or a
+ * Retry-After holds none, so as many tasks again may be under way.
+ * Following the window exactly would let those waits idle the provider
+ * (the soak ran half again as long); not following it at all would let
+ * a throttled provider hold max_concurrency workers waiting for slots
+ * while other providers have work.
+ */
 static unsigned int limit_of_provider(size_t i, void *udata)
 {
 	const struct vs_sweep *s = udata;
+	unsigned int w;
 
-	return s->aimd[i] ? vs_aimd_limit(s->aimd[i]) : s->limits[i];
+	if (!s->aimd[i])
+		return s->limits[i];
+	w = vs_aimd_limit(s->aimd[i]);
+	return w < s->limits[i] / 2 ? 2 * w : s->limits[i];
 }
 
 /*
