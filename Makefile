@@ -74,9 +74,9 @@ TSAN_TESTS := $(filter pool queue log http sweep osp_auth rhv_auth vmw_session s
 # needing more declares DEPS_<module> (a core module name, or a path
 # without .c such as providers/osp/osp_parse).
 COMMON := buf error timeutil log
-DEPS_http   := http
+DEPS_http   := http aimd
 DEPS_config := config
-DEPS_plugin := plugin config http
+DEPS_plugin := plugin config http aimd
 DEPS_select := select report config
 DEPS_report := report
 DEPS_retry  := retry select report config
@@ -102,6 +102,10 @@ obj = $(B)/$(1)/obj/$(2).o
 # under TSan too.
 DEPS_sweep += breaker
 TSAN_TESTS += $(filter breaker,$(UNIT_TESTS))
+# So is each provider's adaptive concurrency limiter (the HTTP client
+# takes its slots).
+DEPS_sweep += aimd
+TSAN_TESTS += $(filter aimd,$(UNIT_TESTS))
 
 # ---------------------------------------------------------------------
 

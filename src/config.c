@@ -145,6 +145,13 @@ static const struct key_def provider_keys[] = {
 	 .min = 1,
 	 .max = 256,
 	 .help = "Requests in flight to this endpoint at most"},
+	{.key = "adaptive_concurrency",
+	 .type = K_BOOL,
+	 AT(P, adaptive_concurrency),
+	 .def = "true",
+	 .help = "Halve the requests in flight when the endpoint pushes back "
+		 "(HTTP 429, 503, vSphere RESOURCE_BUSY) and grow them back "
+		 "by one per window of successes, up to max_concurrency"},
 	{.key = "protect_names",
 	 .type = K_LIST,
 	 LIST_AT(P, protect_names),

@@ -70,6 +70,7 @@ struct vs_config_provider {
 	char *ca_file;	/* made relative to the config's directory */
 	int insecure;
 	unsigned int max_concurrency; /* default 8 */
+	int adaptive_concurrency;     /* default 1: AIMD below the max */
 	char **protect_names;	      /* per-provider protection globs */
 	size_t n_protect_names;
 	int age_source;		    /* enum vs_age_policy; default auto */

@@ -34,6 +34,14 @@
  * is locked.
  *
  * Counters are relaxed atomics: they are statistics, not synchronisation.
+ *
+ * Adaptive concurrency.  A handle may carry its provider's limiter
+ * (aimd.h).  Each try takes a slot just before curl_easy_perform() and
+ * gives it back as soon as the transfer ended, saying how it went (429
+ * and 503 push back, any other status is a success, no answer is
+ * neither), so a 429 retried here still cuts the window.  The slot is
+ * not held during the backoff or Retry-After wait: a request waiting to
+ * retry is not in flight.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -48,6 +56,7 @@
 
 #include <curl/curl.h>
 
+#include "aimd.h"
 #include "buf.h"
 #include "http.h"
 #include "log.h"
@@ -93,6 +102,7 @@ struct vs_http_shared {
 
 struct vs_http {
 	struct vs_http_shared *sh;
+	struct vs_aimd *aimd; /* the provider's limiter, or NULL */
 	CURL *curl;
 	uint64_t rng;
 	char errbuf[CURL_ERROR_SIZE];
@@ -648,6 +658,16 @@ vs_http_fan_out_fn vs_http_get_fan_out(const struct vs_http *h, void **udata)
 	return h->fan_out;
 }
 
+void vs_http_set_limiter(struct vs_http *h, struct vs_aimd *a)
+{
+	h->aimd = a;
+}
+
+struct vs_aimd *vs_http_limiter(const struct vs_http *h)
+{
+	return h->aimd;
+}
+
 void vs_http_response_release(struct vs_http_response *resp)
 {
 	if (!resp)
@@ -980,6 +1000,15 @@ static enum fail_kind classify(CURLcode cc)
 	}
 }
 
+/* What a finished try tells the provider's limiter. */
+static enum vs_aimd_signal aimd_signal(CURLcode cc, long status)
+{
+	if (cc != CURLE_OK)
+		return VS_AIMD_NONE;
+	return status == 429 || status == 503 ? VS_AIMD_PUSHBACK
+					      : VS_AIMD_SUCCESS;
+}
+
 static int status_retryable(long st)
 {
 	return st == 429 || st == 502 || st == 503 || st == 504;
@@ -1155,6 +1184,7 @@ int vs_http_do(struct vs_http *h, const struct vs_http_request *req,
 		CURLcode cc;
 		enum fail_kind k = FK_FATAL;
 		long status = 0, conns = 0, ra = -1, delay;
+		unsigned long ticket;
 		int64_t t0;
 		int retry;
 		char why[160];
@@ -1182,6 +1212,12 @@ int vs_http_do(struct vs_http *h, const struct vs_http_request *req,
 		h->errbuf[0] = '\0';
 		h->too_big = h->too_many_headers = h->nomem = 0;
 
+		/* A slot of the provider's window for this try only. */
+		if (vs_aimd_acquire(h->aimd, &ticket)) {
+			vs_error_set(err, VS_EC_CANCELLED, 0, 0,
+				     "%s %s: cancelled", t.method, t.hostport);
+			goto out;
+		}
 		t0 = vs_time_mono_ms();
 		cc = curl_easy_perform(h->curl);
 		tries++;
@@ -1194,6 +1230,7 @@ int vs_http_do(struct vs_http *h, const struct vs_http_request *req,
 						  (unsigned long)conns,
 						  memory_order_relaxed);
 		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+		vs_aimd_release(h->aimd, ticket, aimd_signal(cc, status));
 		log_try(&t, status, cc, vs_time_mono_ms() - t0, tries);
 
 		if (h->too_big) {

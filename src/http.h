@@ -97,6 +97,18 @@ struct vs_http *vs_http_new(struct vs_http_shared *sh, struct vs_error *err);
 /* Free a client; NULL is fine. */
 void vs_http_free(struct vs_http *h);
 
+struct vs_aimd; /* aimd.h */
+/*
+ * Gate h's requests by limiter a (NULL: no gate): from now on every try
+ * of vs_http_do() on h takes one of a's slots while it is on the wire
+ * and tells a how it went (429 and 503: pushback; other statuses:
+ * success; no answer: neither).  Borrowed: a must outlive its use on h.
+ * Called by the thread that owns h, between requests.
+ */
+void vs_http_set_limiter(struct vs_http *h, struct vs_aimd *a);
+/* The limiter set on h, or NULL. */
+struct vs_aimd *vs_http_limiter(const struct vs_http *h);
+
 /*
  * What runs the host's fan_out (provider.h) for a provider that calls it
  * with handle h: call(h', i, arg) once for every i in [0, n), where h'
@@ -129,7 +141,8 @@ vs_http_fan_out_fn vs_http_get_fan_out(const struct vs_http *h, void **udata);
  *   throttled/server  429 / 502, 503, 504 when the retries ran out
  *                     (http_status set, message with a body excerpt)
  *   invalid_response  the body passed max_body (the message says the cap)
- *   cancelled         vs_http_shared_cancel() ran before or while waiting
+ *   cancelled         vs_http_shared_cancel() ran before or while waiting,
+ *                     or the limiter (vs_http_set_limiter) was cancelled
  *   config            a malformed URL or method
  *   internal          out of memory
  * retryable is 1 for the transient classes (transport, timeout,

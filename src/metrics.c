@@ -77,6 +77,54 @@ static int sample(struct vs_buf *b, const char *name, const char *provider,
 	return vs_buf_addf(b, "\"} %lld\n", v) ? VS_ERR : 0;
 }
 
+/*
+ * Adaptive concurrency (aimd.h), for the providers that had it: the
+ * ceiling, the window at the end, its lowest point and the cuts.
+ */
+static int concurrency(struct vs_buf *b, const struct vs_report *r)
+{
+	static const struct {
+		const char *name, *help;
+	} m[] = {
+		{"concurrency_max",
+		 "Ceiling of the provider's adaptive window (max_concurrency, "
+		 "or the workers when fewer)."},
+		{"concurrency_limit",
+		 "Requests in flight the provider's adaptive window allowed at "
+		 "the end of the run."},
+		{"concurrency_min",
+		 "Lowest the provider's adaptive window went during the run."},
+		{"concurrency_decreases",
+		 "Times the provider's adaptive window was halved after "
+		 "pushback (HTTP 429, 503, RESOURCE_BUSY) during the run."},
+	};
+	const struct vs_report_concurrency *c;
+	long long v;
+	size_t i, k, n = 0;
+
+	for (i = 0; i < r->n_providers; i++)
+		n += r->providers[i].concurrency.max > 0;
+	if (!n)
+		return 0;
+	for (k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+		if (head(b, m[k].name, m[k].help))
+			return VS_ERR;
+		for (i = 0; i < r->n_providers; i++) {
+			c = &r->providers[i].concurrency;
+			if (!c->max)
+				continue;
+			v = k == 0   ? c->max
+			    : k == 1 ? c->final
+			    : k == 2 ? c->min
+				     : (long long)c->decreases;
+			if (sample(b, m[k].name, r->providers[i].name, NULL,
+				   NULL, v))
+				return VS_ERR;
+		}
+	}
+	return 0;
+}
+
 static int per_provider(struct vs_buf *b, const struct vs_report *r)
 {
 	const struct vs_report_provider *p;
@@ -155,7 +203,7 @@ static int per_provider(struct vs_buf *b, const struct vs_report *r)
 				   fails[c]))
 				return VS_ERR;
 	}
-	return 0;
+	return concurrency(b, r);
 }
 
 int vs_metrics_format(struct vs_buf *b, const struct vs_report *r,

@@ -15,6 +15,11 @@
  * the heap, so it can never make a free worker wait while another group
  * has work, and it comes back when one of its tasks finishes.  Without
  * groups there is one unlimited group and the heap is a plain FIFO.
+ * When the limits can change (limit_of), a group in the heap may have
+ * become full since it was pushed: a pick drops such groups from the
+ * heap and takes the next; each comes back when one of its running
+ * tasks ends.  A raised limit takes effect at the group's next pick or
+ * finish.
  *
  * Nested maps (vs_pool_nested) come from inside a task: the task's
  * worker publishes a struct nest on the pool's list and runs its items
@@ -60,6 +65,8 @@ struct job {
 	size_t n_groups;
 	size_t *heap; /* eligible groups, min-heap on groups[g].head */
 	size_t heap_len;
+	unsigned int (*limit_of)(size_t group, void *udata);
+	void *udata;
 	size_t started;
 	size_t active; /* started and not finished */
 };
@@ -145,19 +152,16 @@ static size_t heap_pop(struct job *j)
 	return g;
 }
 
-static int group_eligible(const struct group *gr)
+static int group_eligible(const struct job *j, size_t g)
 {
-	return gr->head != NONE && (!gr->limit || gr->running < gr->limit);
+	const struct group *gr = &j->groups[g];
+	unsigned int limit = j->limit_of ? j->limit_of(g, j->udata) : gr->limit;
+
+	return gr->head != NONE && (!limit || gr->running < limit);
 }
 
 /* ------------------------------------------------------------------ */
 /* Workers.                                                               */
-
-static int pickable_nolock(const struct vs_pool *pool)
-{
-	return pool->job && pool->job->heap_len > 0 &&
-	       !atomic_load(&((struct vs_pool *)pool)->cancelled);
-}
 
 static int nest_startable_nolock(struct vs_pool *pool, const struct nest *nt)
 {
@@ -191,19 +195,31 @@ static void nest_run_one_nolock(struct vs_pool *pool, struct nest *nt,
 	pthread_cond_signal(&nt->cond);
 }
 
-/* Take the earliest eligible task; the lock is held and one exists. */
+/*
+ * Take the earliest eligible task, or return NONE when there is none
+ * (no job, cancelled, every group empty or full).  The lock is held.
+ */
 static size_t pick_nolock(struct vs_pool *pool, size_t *group)
 {
 	struct job *j = pool->job;
-	size_t g = heap_pop(j), i;
-	struct group *gr = &j->groups[g];
+	size_t g, i;
+	struct group *gr;
 
+	if (!j || atomic_load(&pool->cancelled))
+		return NONE;
+	do {
+		if (j->heap_len == 0)
+			return NONE;
+		/* A group whose limit fell since it was pushed drops out. */
+		g = heap_pop(j);
+	} while (!group_eligible(j, g));
+	gr = &j->groups[g];
 	i = gr->head;
 	gr->head = j->next[i];
 	if (gr->head == NONE)
 		gr->tail = NONE;
 	gr->running++;
-	if (group_eligible(gr))
+	if (group_eligible(j, g))
 		heap_push(j, g);
 	j->started++;
 	j->active++;
@@ -223,7 +239,7 @@ static void finish_nolock(struct vs_pool *pool, size_t i, size_t g, int rc)
 	gr->running--;
 	j->active--;
 	pool->in_flight--;
-	if (!gr->in_heap && group_eligible(gr)) {
+	if (!gr->in_heap && group_eligible(j, g)) {
 		heap_push(j, g);
 		pthread_cond_signal(&pool->work);
 	}
@@ -241,13 +257,12 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
 		struct job *j;
-		struct nest *nt;
-		size_t i, g;
+		struct nest *nt = NULL;
+		size_t i = NONE, g = 0;
 		int rc;
 
-		nt = NULL;
 		while (!pool->shutdown && !(nt = nest_find_nolock(pool)) &&
-		       !pickable_nolock(pool))
+		       (i = pick_nolock(pool, &g)) == NONE)
 			pthread_cond_wait(&pool->work, &pool->lock);
 		if (pool->shutdown)
 			break;
@@ -257,7 +272,6 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		j = pool->job;
-		i = pick_nolock(pool, &g);
 		pthread_mutex_unlock(&pool->lock);
 
 		rc = j->fn(w->ctx, j->args + i * j->arg_size);
@@ -385,6 +399,10 @@ static int job_init(struct job *j, size_t n,
 	if (groups && (!groups->n_groups || !groups->group_of))
 		groups = NULL;
 	j->n_groups = groups ? groups->n_groups : 1;
+	if (groups) {
+		j->limit_of = groups->limit_of;
+		j->udata = groups->udata;
+	}
 	j->next = malloc(n * sizeof(*j->next));
 	j->groups = calloc(j->n_groups, sizeof(*j->groups));
 	j->heap = malloc(j->n_groups * sizeof(*j->heap));

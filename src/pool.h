@@ -66,6 +66,15 @@ struct vs_pool_groups {
 	void *udata;
 	const unsigned int *limits; /* per group; 0 means no limit */
 	size_t n_groups;
+	/*
+	 * Optional: a group's limit now (0: none), read instead of limits
+	 * each time a task is picked or ends, so that a limit may change
+	 * during the starmap (adaptive concurrency).  It runs with the pool
+	 * lock held: it must be quick and must not block.  A group above a
+	 * lowered limit keeps its running tasks and starts no new one until
+	 * enough of them ended.
+	 */
+	unsigned int (*limit_of)(size_t group, void *udata);
 };
 
 /*

@@ -523,6 +523,20 @@ static json_t *jerror(const struct vs_error *e)
 	return o;
 }
 
+static json_t *jconcurrency(const struct vs_report_concurrency *c)
+{
+	json_t *o = json_object();
+
+	if (!o || jset(o, "max", json_integer(c->max)) ||
+	    jset(o, "final", json_integer(c->final)) ||
+	    jset(o, "min", json_integer(c->min)) ||
+	    jset(o, "decreases", json_integer((json_int_t)c->decreases))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *jsummary(const struct vs_report *r)
 {
 	json_t *sum = json_object(), *p = NULL, *outs;
@@ -558,6 +572,9 @@ static json_t *jsummary(const struct vs_report *r)
 		}
 		if (rp->error.cls != VS_EC_NONE &&
 		    jset(p, "error", jerror(&rp->error)))
+			goto fail;
+		if (!r->is_plan && rp->concurrency.max &&
+		    jset(p, "concurrency", jconcurrency(&rp->concurrency)))
 			goto fail;
 		/* Keys must be UTF-8 too. */
 		if (!utf8_valid(rp->name) && !(fixed = utf8_fix(rp->name)))
@@ -1087,6 +1104,35 @@ out:
 	return ret;
 }
 
+/* The optional "concurrency" of a provider summary (newer reports). */
+static int rd_concurrency(struct rd *rd, json_t *p, const char *name,
+			  struct vs_report_concurrency *c)
+{
+	json_t *o;
+	char pre[256];
+	int64_t n;
+
+	if (rd_get(rd, p, "", "concurrency", 1, &o) || !o)
+		return 0;
+	snprintf(pre, sizeof(pre), "summary.%s", name);
+	if (!json_is_object(o))
+		return rd_fail(rd, pre, "concurrency", "expected an object");
+	snprintf(pre, sizeof(pre), "summary.%s.concurrency", name);
+	if (rd_int(rd, o, pre, "max", 1, UINT_MAX, 0, 0, &n))
+		return VS_ERR;
+	c->max = (unsigned int)n;
+	if (rd_int(rd, o, pre, "final", 1, c->max, 0, 0, &n))
+		return VS_ERR;
+	c->final = (unsigned int)n;
+	if (rd_int(rd, o, pre, "min", 1, c->final, 0, 0, &n))
+		return VS_ERR;
+	c->min = (unsigned int)n;
+	if (rd_int(rd, o, pre, "decreases", 0, LONG_MAX, 0, 0, &n))
+		return VS_ERR;
+	c->decreases = (unsigned long)n;
+	return 0;
+}
+
 static int rd_summary(struct rd *rd, struct vs_report *r, json_t *root)
 {
 	json_t *sum, *p, *outs, *v;
@@ -1129,6 +1175,8 @@ static int rd_summary(struct rd *rd, struct vs_report *r, json_t *root)
 			goto out;
 		if (r->is_plan)
 			continue;
+		if (rd_concurrency(rd, p, name, &rp->concurrency))
+			goto out;
 		if (rd_get(rd, p, pre, "outcomes", 0, &outs))
 			goto out;
 		if (!json_is_object(outs)) {
@@ -1678,6 +1726,33 @@ static int col_width(int o)
 	return k < 5 ? 5 : (int)k;
 }
 
+/* The providers whose adaptive concurrency was cut, if any. */
+static void print_concurrency(const struct vs_report *r, FILE *out)
+{
+	const struct vs_report_concurrency *c;
+	size_t i, n = 0;
+
+	for (i = 0; i < r->n_providers; i++)
+		n += r->providers[i].concurrency.decreases > 0;
+	if (!n)
+		return;
+	fputs("\nRequests in flight cut after pushback (HTTP 429, 503, "
+	      "RESOURCE_BUSY):\n",
+	      out);
+	for (i = 0; i < r->n_providers; i++) {
+		c = &r->providers[i].concurrency;
+		if (!c->decreases)
+			continue;
+		fputs("  ", out);
+		put_cell(out, r->providers[i].name, 0);
+		fprintf(out,
+			": %u at most, %u at the lowest, %u at the end (%lu "
+			"cut%s)\n",
+			c->max, c->min, c->final, c->decreases,
+			c->decreases == 1 ? "" : "s");
+	}
+}
+
 void vs_report_print_summary(const struct vs_report *r, FILE *out)
 {
 	long col_total[VS_OUT_COUNT] = {0}, row;
@@ -1746,6 +1821,8 @@ void vs_report_print_summary(const struct vs_report *r, FILE *out)
 			fputc('\n', out);
 		}
 	}
+
+	print_concurrency(r, out);
 
 	for (i = 0; i < r->n_vms; i++) {
 		if (outcome_is_problem(r, r->vms[i].outcome))

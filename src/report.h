@@ -70,6 +70,16 @@ struct vs_report_kept {
 	char *reason;
 };
 
+/*
+ * A provider's adaptive concurrency over a run (aimd.h): the ceiling, the
+ * window at the end, the lowest it went and how many times it was cut.
+ * max is 0 when there is none (turned off, a plan, an older report).
+ */
+struct vs_report_concurrency {
+	unsigned int max, final, min;
+	unsigned long decreases;
+};
+
 struct vs_report_provider {
 	char *name;
 	char *type;
@@ -78,6 +88,7 @@ struct vs_report_provider {
 	long kept;
 	long outcomes[VS_OUT_COUNT];
 	struct vs_error error; /* why it could not be opened or listed */
+	struct vs_report_concurrency concurrency;
 };
 
 struct vs_report {

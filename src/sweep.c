@@ -28,6 +28,15 @@
  *               tasks count each delete that ended and skip, as
  *               not_attempted, the VMs of a provider whose circuit
  *               opened, in this round and every later one.
+ *   window      one adaptive concurrency limiter per provider (aimd.h,
+ *               its own lock), unless adaptive_concurrency is off: a
+ *               task sets its provider's limiter on the worker's
+ *               struct vs_http, which takes a slot per request; the
+ *               fan-out's group limit follows the window (twice it), so
+ *               a worker picks another provider's VM rather than wait
+ *               for a slot.  A task
+ *               ending in class throttled (vSphere's RESOURCE_BUSY)
+ *               counts as pushback too.
  *
  * Between stages the owner reads what the workers wrote; the pool's
  * starmap returns only after every task finished, under the pool lock,
@@ -49,6 +58,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "aimd.h"
 #include "breaker.h"
 #include "buf.h"
 #include "error.h"
@@ -117,6 +127,7 @@ struct vs_sweep {
 	struct sw_prov *prov;
 	struct vs_inventory *inv; /* parallel to prov, for vs_select */
 	unsigned int *limits;	  /* per provider, the pool group limits */
+	struct vs_aimd **aimd;	  /* per provider; NULL: not adaptive */
 	size_t n_prov;
 
 	struct vs_http_shared *http_sh;
@@ -144,15 +155,38 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+/*
+ * The worker's task now works for provider prov: fan_out calls go to
+ * that provider, and the worker's HTTP client has its requests gated by
+ * prov's window.  sw_unbind() when the task ends, so that no later task
+ * runs under another provider's window.  Returns the worker's client.
+ */
+static struct vs_http *sw_bind(struct sw_ctx *c, size_t prov)
+{
+	c->prov = prov;
+	vs_http_set_limiter(c->http, c->s->aimd[prov]);
+	return c->http;
+}
+
+static void sw_unbind(struct sw_ctx *c)
+{
+	c->prov = (size_t)-1;
+	vs_http_set_limiter(c->http, NULL);
+}
+
 static void nested_call(void *ctx, size_t i, void *udata)
 {
 	struct sw_ctx *c = ctx;
 	const struct sw_fan *f = udata;
 	size_t was = c->prov;
 
-	c->prov = f->prov;
+	/* The caller itself runs items too: give its binding back. */
+	sw_bind(c, f->prov);
 	f->call(c->http, i, f->arg);
-	c->prov = was;
+	if (was < c->s->n_prov)
+		sw_bind(c, was);
+	else
+		sw_unbind(c);
 }
 
 /*
@@ -179,11 +213,6 @@ sw_fan_out(void *udata, struct vs_http *h, size_t n, unsigned int width,
 	return vs_pool_nested(s->pool, c, n, width, nested_call, &f);
 }
 
-/* The worker's task now works for provider prov. */
-static void sw_bind(struct sw_ctx *c, size_t prov)
-{
-	c->prov = prov;
-}
 
 static void *ctx_new(int worker_index, void *udata)
 {
@@ -225,6 +254,27 @@ static size_t group_of_vm(const void *arg, void *udata)
 	const struct vs_sweep *s = udata;
 
 	return s->report.vms[t->index].provider_index;
+}
+
+/*
+ * A provider's group limit: max_concurrency, or twice its window when
+ * that is less.  The window bounds the requests on the wire (the HTTP
+ * client takes a slot per try); a task waiting out a backoff or a
+ * Retry-After holds none, so as many tasks again may be under way.
+ * Following the window exactly would let those waits idle the provider
+ * (the soak ran half again as long); not following it at all would let
+ * a throttled provider hold max_concurrency workers waiting for slots
+ * while other providers have work.
+ */
+static unsigned int limit_of_provider(size_t i, void *udata)
+{
+	const struct vs_sweep *s = udata;
+	unsigned int w;
+
+	if (!s->aimd[i])
+		return s->limits[i];
+	w = vs_aimd_limit(s->aimd[i]);
+	return w < s->limits[i] / 2 ? 2 * w : s->limits[i];
 }
 
 static void failure_free(void *item)
@@ -315,7 +365,8 @@ struct vs_sweep *vs_sweep_new(const struct vs_config *cfg,
 	s->prov = calloc(n ? n : 1, sizeof(*s->prov));
 	s->inv = calloc(n ? n : 1, sizeof(*s->inv));
 	s->limits = calloc(n ? n : 1, sizeof(*s->limits));
-	if (!s->prov || !s->inv || !s->limits)
+	s->aimd = calloc(n ? n : 1, sizeof(*s->aimd));
+	if (!s->prov || !s->inv || !s->limits || !s->aimd)
 		goto nomem;
 	for (i = 0, k = 0; i < n; i++) {
 		if (!target_selected(opts, targets[i].cp->name))
@@ -345,6 +396,18 @@ struct vs_sweep *vs_sweep_new(const struct vs_config *cfg,
 	workers = opts->workers > 0 ? opts->workers : cfg->workers;
 	if (workers < 1)
 		workers = 1;
+	/* No more requests than workers can be in flight: the ceiling. */
+	for (i = 0; i < s->n_prov; i++) {
+		unsigned int max = s->limits[i];
+
+		if (!s->prov[i].t->cp->adaptive_concurrency)
+			continue;
+		if (max > (unsigned int)workers)
+			max = (unsigned int)workers;
+		s->aimd[i] = vs_aimd_new(s->prov[i].t->cp->name, max);
+		if (!s->aimd[i])
+			goto nomem;
+	}
 	s->pool = vs_pool_new(workers, ctx_new, ctx_free, s, err);
 	if (!s->pool)
 		goto fail;
@@ -362,8 +425,8 @@ static int task_close(void *ctx, void *arg)
 	size_t i = ((const struct sw_task *)arg)->index;
 	struct sw_prov *p = &c->s->prov[i];
 
-	sw_bind(c, i);
-	p->t->ops->close(p->state, c->http);
+	p->t->ops->close(p->state, sw_bind(c, i));
+	sw_unbind(c);
 	p->state = NULL;
 	return VS_OK;
 }
@@ -416,6 +479,9 @@ void vs_sweep_free(struct vs_sweep *s)
 	vs_breaker_free(s->breaker);
 	vs_http_free(s->http);
 	vs_http_shared_free(s->http_sh);
+	for (i = 0; s->aimd && i < s->n_prov; i++)
+		vs_aimd_free(s->aimd[i]);
+	free(s->aimd);
 	free(s->vst);
 	free(s->limits);
 	free(s->inv);
@@ -425,6 +491,8 @@ void vs_sweep_free(struct vs_sweep *s)
 
 void vs_sweep_cancel(struct vs_sweep *s)
 {
+	size_t i;
+
 	vs_plugin_cancel();
 	if (!s)
 		return;
@@ -433,6 +501,9 @@ void vs_sweep_cancel(struct vs_sweep *s)
 		vs_pool_cancel(s->pool);
 	if (s->http_sh)
 		vs_http_shared_cancel(s->http_sh);
+	/* Requests waiting for a slot give up too. */
+	for (i = 0; s->aimd && i < s->n_prov; i++)
+		vs_aimd_cancel(s->aimd[i]);
 }
 
 void vs_sweep_abort(struct vs_sweep *s)
@@ -471,9 +542,8 @@ const struct vs_report *vs_sweep_report(const struct vs_sweep *s)
 /* ------------------------------------------------------------------ */
 /* Inventory.                                                           */
 
-static int task_inventory(void *ctx, void *arg)
+static int inventory_one(struct sw_ctx *c, void *arg)
 {
-	struct sw_ctx *c = ctx;
 	struct vs_sweep *s = c->s;
 	size_t i = ((const struct sw_task *)arg)->index;
 	struct sw_prov *p = &s->prov[i];
@@ -523,6 +593,14 @@ static int task_inventory(void *ctx, void *arg)
 	vs_log(VS_LOG_INFO, name, "listed %zu VMs", s->inv[i].vms.n);
 	p->ok = 1;
 	return VS_OK;
+}
+
+static int task_inventory(void *ctx, void *arg)
+{
+	int rc = inventory_one(ctx, arg);
+
+	sw_unbind(ctx);
+	return rc;
 }
 
 int vs_sweep_inventory(struct vs_sweep *s, struct vs_error *err)
@@ -814,7 +892,6 @@ static int task_delete(void *ctx, void *arg)
 	char why[VS_BREAKER_REASON_MAX], msg[VS_BREAKER_REASON_MAX + 32];
 	int rc;
 
-	sw_bind(c, v->provider_index);
 	if (sweep_cancelled(s)) {
 		not_attempted(v, "not attempted: run interrupted");
 		return VS_OK;
@@ -1005,10 +1082,11 @@ static int task_confirm(void *ctx, void *arg)
 	const struct vs_vm **vms = NULL;
 	enum vs_confirm_state *states = NULL;
 	struct vs_error *errs = NULL, err;
+	struct vs_http *http = sw_bind(c, t->prov);
 	int64_t started, when;
+	unsigned long gen;
 	int looks = 0, failed = 0, rc = VS_OK;
 
-	sw_bind(c, t->prov);
 	vms = calloc(n, sizeof(*vms));
 	states = calloc(n, sizeof(*states));
 	errs = calloc(n, sizeof(*errs));
@@ -1037,11 +1115,15 @@ static int task_confirm(void *ctx, void *arg)
 		}
 		vs_error_clear(&err);
 		started = vs_time_mono_ms();
-		if (p->t->ops->confirm(p->state, c->http, vms, n, states, errs,
+		gen = vs_aimd_generation(s->aimd[t->prov]);
+		if (p->t->ops->confirm(p->state, http, vms, n, states, errs,
 				       &err) != VS_OK) {
 			vs_log(VS_LOG_WARN, TAG,
 			       "cannot confirm deletions: %s: %s",
 			       vs_err_class_name(err.cls), err.message);
+			if (err.cls == VS_EC_THROTTLED)
+				vs_aimd_signal(s->aimd[t->prov], gen,
+					       VS_AIMD_PUSHBACK);
 			for (k = 0; k < n; k++)
 				states[k] = VS_CONFIRM_PENDING;
 			failed++;
@@ -1074,6 +1156,7 @@ static int task_confirm(void *ctx, void *arg)
 	for (k = 0; k < n; k++)
 		confirm_stopped(s, idx[k]);
 out:
+	sw_unbind(c);
 	free(vms);
 	free(states);
 	free(errs);
@@ -1135,13 +1218,26 @@ out:
 	return rc;
 }
 
-/* task_delete, then the VM's outcome into the journal once it has one. */
+/*
+ * task_delete under the VM's provider's window, then the VM's outcome
+ * into the journal once it has one.  A delete that failed as throttled
+ * (a 429 the HTTP layer could not retry away, vSphere's RESOURCE_BUSY)
+ * is pushback: the provider says so by the class, the core needs no
+ * knowledge of its error bodies.
+ */
 static int task_delete_journaled(void *ctx, void *arg)
 {
 	struct vs_sweep *s = ((struct sw_ctx *)ctx)->s;
 	size_t i = ((const struct sw_task *)arg)->index;
-	int rc = task_delete(ctx, arg);
+	size_t p = s->report.vms[i].provider_index;
+	unsigned long gen = vs_aimd_generation(s->aimd[p]);
+	int rc;
 
+	sw_bind(ctx, p);
+	rc = task_delete(ctx, arg);
+	sw_unbind(ctx);
+	if (rc != VS_OK && s->report.vms[i].error.cls == VS_EC_THROTTLED)
+		vs_aimd_signal(s->aimd[p], gen, VS_AIMD_PUSHBACK);
 	if (!s->vst[i].pending)
 		vs_state_vm_ended(s->opts.state, i, &s->report.vms[i]);
 	return rc;
@@ -1167,9 +1263,11 @@ static int round_run(struct vs_sweep *s, const size_t *idx, size_t n)
 		goto out;
 	for (i = 0; i < n; i++)
 		tasks[i].index = idx[i];
+	memset(&groups, 0, sizeof(groups));
 	groups.group_of = group_of_vm;
 	groups.udata = s;
 	groups.limits = s->limits;
+	groups.limit_of = limit_of_provider;
 	groups.n_groups = s->n_prov;
 	vs_pool_starmap(s->pool, task_delete_journaled, tasks, n,
 			sizeof(*tasks), results, &groups);
@@ -1337,6 +1435,40 @@ static void print_summary(const struct vs_sweep *s, const char *gate_msg)
 	fflush(s->opts.summary);
 }
 
+/*
+ * Each provider's adaptive concurrency into its report summary, and a
+ * line in the log when the platform made us slow down.
+ */
+static void record_concurrency(struct vs_sweep *s)
+{
+	struct vs_aimd_stats st;
+	size_t i, k;
+
+	for (i = 0; i < s->report.n_providers; i++) {
+		struct vs_report_provider *rp = &s->report.providers[i];
+
+		for (k = 0; k < s->n_prov; k++)
+			if (strcmp(s->prov[k].t->cp->name, rp->name) == 0)
+				break;
+		if (k == s->n_prov || !s->aimd[k])
+			continue;
+		vs_aimd_stats(s->aimd[k], &st);
+		rp->concurrency.max = st.max;
+		rp->concurrency.final = st.limit;
+		rp->concurrency.min = st.min;
+		rp->concurrency.decreases = st.decreases;
+		if (st.decreases)
+			vs_log(VS_LOG_INFO, rp->name,
+			       "%s pushed back %lu time%s: requests in flight "
+			       "cut %lu time%s, to %u at the lowest, %u of %u "
+			       "at the end",
+			       rp->name, st.pushbacks,
+			       st.pushbacks == 1 ? "" : "s", st.decreases,
+			       st.decreases == 1 ? "" : "s", st.min, st.limit,
+			       st.max);
+	}
+}
+
 /* Mark every planned VM with one outcome and close the model. */
 static void finalize(struct vs_sweep *s)
 {
@@ -1348,6 +1480,7 @@ static void finalize(struct vs_sweep *s)
 		assert(s->report.vms[i].outcome != VS_OUT_NONE);
 	}
 	s->report.finished_ms = vs_time_now_ms();
+	record_concurrency(s);
 	/* The journal (state.h), durable before the report is written; a
 	 * run stopped by a gate or the providers is journaled here whole. */
 	vs_state_run_begin(s->opts.state, &s->report, (long)getpid());

@@ -128,7 +128,11 @@ void vmw_fault_class(long status, const struct vmw_fault *f,
 		{"UNAUTHENTICATED", VS_EC_AUTH, 0},
 		{"UNAUTHORIZED", VS_EC_AUTH, 0},
 		{"NOT_FOUND", VS_EC_NOT_FOUND, 0},
-		{"RESOURCE_BUSY", VS_EC_LOCKED, 1},
+		/*
+		 * vCenter's way of saying "not now": the core counts class
+		 * throttled as pushback and sends fewer requests at once.
+		 */
+		{"RESOURCE_BUSY", VS_EC_THROTTLED, 1},
 		{"RESOURCE_IN_USE", VS_EC_LOCKED, 1},
 		{"NOT_ALLOWED_IN_CURRENT_STATE", VS_EC_CONFLICT, 1},
 		{"CONCURRENT_CHANGE", VS_EC_CONFLICT, 1},

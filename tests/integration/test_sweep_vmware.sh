@@ -245,16 +245,20 @@ for v in r['vms']:
 "
 check "the summary lists the failures" grep -q "failed" "$IT_TMP/out"
 
-# --- a VM stuck in another task is locked, retryable, still failed
+# --- RESOURCE_BUSY (a VM stuck in another task) is throttled: retryable,
+# still failed, and pushback that cuts the provider's requests in flight
 sim_start --inventory "$IT_TMP/err.json" --fault vmware:delete-stuck || exit 1
 vmware_config "$IT_TMP/err.yaml"
 sweep_rules "$IT_TMP/err.yaml"
 vs -c "$IT_TMP/err.yaml" run --yes --report "$IT_TMP/stuck-report.json"
 check "busy VMs exit 1" [ "$RC" = 1 ]
-check "busy VMs are failed as locked" report_check "$IT_TMP/stuck-report.json" "
+check "busy VMs are failed as throttled" report_check "$IT_TMP/stuck-report.json" "
 assert sorted(names) == sorted('$SELECTED'.split()), names
 for v in r['vms']:
-    assert v['outcome'] == 'failed' and v['error']['class'] == 'locked', v
+    assert v['outcome'] == 'failed' and v['error']['class'] == 'throttled', v
+    assert v['error']['retryable'], v
+c = r['summary']['vc-sim']['concurrency']
+assert c['decreases'] > 0 and c['min'] < c['max'], c
 "
 
 # --- bad credentials: exit 3, one clear line

@@ -292,6 +292,7 @@ static void test_example(void **state)
 	assert_string_equal(vc->ca_file, "/etc/pki/lab-ca.pem");
 	assert_int_equal(vc->insecure, 0);
 	assert_int_equal(vc->max_concurrency, 8);
+	assert_int_equal(vc->adaptive_concurrency, 1);
 	assert_int_equal(vc->n_protect_names, 2);
 	assert_string_equal(vc->protect_names[0], "vcsa-*");
 	assert_int_equal(vc->n_extra, 0);
@@ -299,6 +300,8 @@ static void test_example(void **state)
 	assert_string_equal(rhv->type, "rhv");
 	assert_string_equal(rhv->password, "rhv-pass");
 	assert_int_equal(rhv->max_concurrency, 4);
+	/* Not in the example's entry: the default. */
+	assert_int_equal(rhv->adaptive_concurrency, 1);
 	assert_null(rhv->ca_file);
 
 	assert_string_equal(osp->type, "osp");
@@ -514,6 +517,11 @@ static void test_errors_values(void **state)
 	expect_error("providers:\n  - name: a\n    type: osp\n"
 		     "    max_concurrency: 257\n",
 		     4, 22, "must be between 1 and 256");
+	expect_error("providers:\n  - name: a\n    type: osp\n"
+		     "    adaptive_concurrency: sometimes\n",
+		     4, 27,
+		     "'adaptive_concurrency' in provider 'a' must be true or "
+		     "false, not 'sometimes'");
 	expect_error("log:\n  level: loud\n", 2, 10,
 		     "'level' in 'log' must be one of error, warn, info, "
 		     "debug, trace, not 'loud'");
@@ -1155,6 +1163,7 @@ static const char *const all_keys[] = {
 	"ca_file",
 	"insecure",
 	"max_concurrency",
+	"adaptive_concurrency",
 	"protect_names",
 	"age_source",
 	"rules",

@@ -1,7 +1,8 @@
 /*
  * test_http.c - the HTTP client against an in-process libmicrohttpd
  * server on 127.0.0.1 (plain and TLS): retries, Retry-After, the body
- * cap, timeouts, TLS trust, connection reuse, cancellation, threads.
+ * cap, timeouts, TLS trust, connection reuse, cancellation, threads, the
+ * adaptive concurrency limiter's slots and signals.
  *
  * DESIGN: the server runs a thread per connection.  Its per-path hit
  * counters, connection counter and "hold" gate are protected by one
@@ -28,6 +29,7 @@
 
 #include <microhttpd.h>
 
+#include "aimd.h"
 #include "http.h"
 #include "log.h"
 
@@ -1022,6 +1024,125 @@ static void test_cancel_during_backoff(void **state)
 	assert_int_equal(srv_hits(f->srv, P_OK), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* Adaptive concurrency (aimd.h).                                       */
+
+static struct vs_aimd_stats aimd_stats(struct vs_aimd *a)
+{
+	struct vs_aimd_stats st;
+
+	vs_aimd_stats(a, &st);
+	return st;
+}
+
+/* 429 and 503 cut the window, also when retried here; answers grow it. */
+static void test_limiter_signals(void **state)
+{
+	struct fx *f = *state;
+	struct vs_aimd *a = vs_aimd_new("t", 16);
+	struct vs_http_request req;
+	struct vs_http_response resp;
+	struct vs_error err;
+
+	assert_non_null(a);
+	vs_http_set_limiter(f->h, a);
+	assert_ptr_equal(vs_http_limiter(f->h), a);
+	/* Two 503s then 200: each retry was sent after the cut before. */
+	assert_int_equal(do_req(f, "GET", "/flaky", 1, &resp, &err), 0);
+	vs_http_response_release(&resp);
+	assert_int_equal(aimd_stats(a).decreases, 2);
+	assert_int_equal(aimd_stats(a).min, 4);
+	/* w = 4 + 1/4 after the 200. */
+	assert_int_equal(vs_aimd_limit(a), 4);
+	/* 429s until the retries run out: four tries, each sent after the
+	 * cut before, cut 4.25 to 2.1, 1.1 and 1; the fourth finds 1. */
+	assert_int_equal(do_req(f, "GET", "/always429", 1, &resp, &err),
+			 VS_ERR);
+	assert_int_equal(err.cls, VS_EC_THROTTLED);
+	assert_int_equal(aimd_stats(a).decreases, 5);
+	assert_int_equal(vs_aimd_limit(a), 1);
+	/* A 404 and a 500 are answers: the window grows. */
+	assert_int_equal(do_req(f, "GET", "/nowhere", 1, &resp, &err), 0);
+	vs_http_response_release(&resp);
+	assert_int_equal(vs_aimd_limit(a), 2);
+	assert_int_equal(do_req(f, "GET", "/s500", 1, &resp, &err), 0);
+	vs_http_response_release(&resp);
+	/* A 503 to a POST is handed back, not retried, and still counts. */
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = url_of(f, "/post503");
+	vs_error_clear(&err);
+	assert_int_equal(vs_http_do(f->h, &req, &resp, &err), 0);
+	assert_int_equal(resp.status, 503);
+	vs_http_response_release(&resp);
+	assert_int_equal(aimd_stats(a).decreases, 6);
+	assert_int_equal(aimd_stats(a).pushbacks, 7);
+	assert_int_equal(aimd_stats(a).in_flight, 0);
+
+	/* A cancelled limiter refuses new requests before the wire. */
+	vs_aimd_cancel(a);
+	assert_int_equal(do_req(f, "GET", "/ok", 1, &resp, &err), VS_ERR);
+	assert_int_equal(err.cls, VS_EC_CANCELLED);
+	assert_int_equal(srv_hits(f->srv, P_OK), 0);
+	/* Without the limiter the handle is ungated again. */
+	vs_http_set_limiter(f->h, NULL);
+	assert_int_equal(do_req(f, "GET", "/ok", 1, &resp, &err), 0);
+	vs_http_response_release(&resp);
+	vs_aimd_free(a);
+}
+
+/*
+ * A request waiting out a Retry-After holds no slot: with a window of
+ * one, another handle on the same limiter gets through meanwhile.
+ */
+static void test_limiter_not_held_in_backoff(void **state)
+{
+	struct fx *f = *state;
+	struct vs_aimd *a = vs_aimd_new("t", 2);
+	struct vs_http *h2;
+	struct cancel_arg ca;
+	struct vs_http_request req;
+	struct vs_http_response resp;
+	struct vs_error err;
+	pthread_t t;
+	int i;
+
+	assert_non_null(a);
+	vs_http_set_limiter(f->h, a);
+	memset(&ca, 0, sizeof(ca));
+	ca.f = f;
+	assert_int_equal(pthread_create(&t, NULL, cancel_worker, &ca), 0);
+	/* Bounded wait for the 503 + 30 s to have come back and cut. */
+	for (i = 0; i < 500 && !(srv_hits(f->srv, P_RA_LONG) == 1 &&
+				 aimd_stats(a).decreases == 1);
+	     i++)
+		usleep(10000);
+	assert_int_equal(aimd_stats(a).decreases, 1);
+	assert_int_equal(vs_aimd_limit(a), 1);
+	assert_int_equal(aimd_stats(a).in_flight, 0);
+
+	vs_error_clear(&err);
+	h2 = vs_http_new(f->sh, &err);
+	assert_non_null(h2);
+	vs_http_set_limiter(h2, a);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url_of(f, "/ok");
+	req.idempotent = 1;
+	assert_int_equal(vs_http_do(h2, &req, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	vs_http_response_release(&resp);
+	assert_int_equal(aimd_stats(a).waits, 0);
+	vs_http_free(h2);
+
+	vs_http_shared_cancel(f->sh);
+	pthread_join(t, NULL);
+	assert_int_equal(ca.rc, VS_ERR);
+	assert_int_equal(ca.err.cls, VS_EC_CANCELLED);
+	assert_int_equal(aimd_stats(a).in_flight, 0);
+	vs_aimd_free(a);
+}
+
 struct hold_arg {
 	struct fx *f;
 	const char *method;
@@ -1417,6 +1538,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_during_backoff,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limiter_signals, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_limiter_not_held_in_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_in_flight, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_threads_share, setup,

@@ -48,6 +48,10 @@ static void fill(struct vs_report *r)
 	p = vs_report_add_provider(r, "osp-lab", "osp");
 	assert_non_null(p);
 	p->listed = 120;
+	p->concurrency.max = 8;
+	p->concurrency.final = 5;
+	p->concurrency.min = 2;
+	p->concurrency.decreases = 3;
 	p = vs_report_add_provider(r, "we\"ird\\na\nme", "osp");
 	assert_non_null(p);
 	p->listed = -1;
@@ -82,6 +86,10 @@ static void check_families(const char *text)
 		"vms_kept",
 		"vms",
 		"failures",
+		"concurrency_max",
+		"concurrency_limit",
+		"concurrency_min",
+		"concurrency_decreases",
 	};
 	char help[96], type[96];
 	size_t i;
@@ -153,6 +161,16 @@ static void test_values(void **state)
 	assert_non_null(strstr(t, "\nvmsweep_provider_up{provider=\"we\\\"ird"
 				  "\\\\na\\nme\"} 0\n"));
 	assert_null(strstr(t, "vmsweep_vms_listed{provider=\"we"));
+	/* Adaptive concurrency, only for the provider that had it. */
+	assert_non_null(strstr(
+		t, "\nvmsweep_concurrency_max{provider=\"osp-lab\"} 8\n"));
+	assert_non_null(strstr(
+		t, "\nvmsweep_concurrency_limit{provider=\"osp-lab\"} 5\n"));
+	assert_non_null(strstr(
+		t, "\nvmsweep_concurrency_min{provider=\"osp-lab\"} 2\n"));
+	assert_non_null(strstr(t, "\nvmsweep_concurrency_decreases{provider="
+				  "\"osp-lab\"} 3\n"));
+	assert_null(strstr(t, "vmsweep_concurrency_max{provider=\"we"));
 	free(t);
 	t = format(&r, 0);
 	assert_non_null(strstr(t, "\nvmsweep_last_run_success 1\n"));
@@ -171,6 +189,7 @@ static void test_no_report(void **state)
 	assert_non_null(strstr(t, "\nvmsweep_last_run_success 0\n"));
 	assert_non_null(strstr(t, "\nvmsweep_last_run_exit_code 2\n"));
 	assert_null(strstr(t, "provider="));
+	assert_null(strstr(t, "concurrency"));
 	free(t);
 }
 

@@ -1,9 +1,9 @@
 /*
  * test_pool.c - the worker pool: results in input order, per-worker
  * contexts, concurrency bounds (pool and groups), a saturated group not
- * stalling the others, cancellation, many tiny tasks, nested maps from
- * inside a task (every item once, the width, idle workers helping,
- * cancellation).
+ * stalling the others, a group limit lowered mid-run, cancellation, many
+ * tiny tasks, nested maps from inside a task (every item once, the width,
+ * idle workers helping, cancellation).
  *
  * Nothing here asserts on timing.  Tests that need tasks to overlap use
  * gates (a mutex and a condition); a gate wait has a generous timeout
@@ -179,7 +179,7 @@ static void test_order_and_contexts(void **state)
 			 0);
 	/* An empty group table means no groups (group_of is not called). */
 	{
-		struct vs_pool_groups none = {NULL, NULL, NULL, 0};
+		struct vs_pool_groups none = {NULL, NULL, NULL, 0, NULL};
 		assert_int_equal(vs_pool_starmap(pool, order_fn, args, 5,
 						 sizeof(*args), results, &none),
 				 5);
@@ -262,7 +262,7 @@ static void test_bounds(void **state)
 	struct vs_pool *pool = vs_pool_new(W, NULL, NULL, NULL, NULL);
 	struct task *args = calloc(N, sizeof(*args));
 	int *results = calloc(N, sizeof(*results));
-	struct vs_pool_groups groups = {group_of, NULL, bound_limits, NG};
+	struct vs_pool_groups groups = {group_of, NULL, bound_limits, NG, NULL};
 	uint64_t seed = 12345;
 	size_t i, g;
 
@@ -325,7 +325,7 @@ static void test_saturated_group_does_not_stall(void **state)
 {
 	enum { N_A = 6, N = N_A + N_B, W = 2 };
 	static const unsigned int limits[2] = {1, 0};
-	struct vs_pool_groups groups = {group_of, NULL, limits, 2};
+	struct vs_pool_groups groups = {group_of, NULL, limits, 2, NULL};
 	struct vs_pool *pool = vs_pool_new(W, NULL, NULL, NULL, NULL);
 	struct task args[N];
 	int results[N];
@@ -342,6 +342,77 @@ static void test_saturated_group_does_not_stall(void **state)
 			 N);
 	assert_int_equal(atomic_load(&a_timeouts), 0);
 	assert_int_equal(atomic_load(&a_max), 1);
+	for (i = 0; i < N; i++)
+		assert_int_equal(results[i], i < N_A ? 1 : 2);
+	vs_pool_free(pool);
+}
+
+/* ------------------------------------------------------------------ */
+/* A limit that changes during the starmap (limit_of).                  */
+
+static atomic_uint dyn_limit;
+static struct gate dyn_started = GATE_INIT, dyn_lowered = GATE_INIT;
+static atomic_int dyn_running, dyn_late_max, dyn_timeouts;
+
+static unsigned int dyn_limit_of(size_t group, void *udata)
+{
+	(void)udata;
+	return group == GROUP_A ? atomic_load(&dyn_limit) : 0;
+}
+
+static int dyn_fn(void *ctx, void *arg)
+{
+	struct task *t = arg;
+	int now;
+
+	(void)ctx;
+	if (t->group == GROUP_B)
+		return 2;
+	now = atomic_fetch_add(&dyn_running, 1) + 1;
+	if (t->index < 2) {
+		/*
+		 * The first two A tasks run together under a limit of 2, and
+		 * the first lowers it to 1 while both still run.  Neither
+		 * ends before that, so every later A task is picked under
+		 * the new limit.
+		 */
+		gate_add(&dyn_started, 1);
+		if (gate_wait(&dyn_started, 2))
+			atomic_fetch_add(&dyn_timeouts, 1);
+		if (t->index == 0) {
+			atomic_store(&dyn_limit, 1);
+			gate_add(&dyn_lowered, 1);
+		} else if (gate_wait(&dyn_lowered, 1)) {
+			atomic_fetch_add(&dyn_timeouts, 1);
+		}
+	} else {
+		atomic_max(&dyn_late_max, now);
+	}
+	atomic_fetch_sub(&dyn_running, 1);
+	return 1;
+}
+
+static void test_limit_lowered_mid_run(void **state)
+{
+	enum { N_A = 12, N = N_A + 40, W = 4 };
+	struct vs_pool_groups groups = {group_of, NULL, NULL, 2, dyn_limit_of};
+	struct vs_pool *pool = vs_pool_new(W, NULL, NULL, NULL, NULL);
+	struct task args[N];
+	int results[N];
+	size_t i;
+
+	(void)state;
+	atomic_store(&dyn_limit, 2);
+	for (i = 0; i < N; i++) {
+		args[i].index = i;
+		args[i].group = i < N_A ? GROUP_A : GROUP_B;
+	}
+	assert_int_equal(vs_pool_starmap(pool, dyn_fn, args, N, sizeof(*args),
+					 results, &groups),
+			 N);
+	assert_int_equal(atomic_load(&dyn_timeouts), 0);
+	/* After the cut the A tasks ran one at a time. */
+	assert_int_equal(atomic_load(&dyn_late_max), 1);
 	for (i = 0; i < N; i++)
 		assert_int_equal(results[i], i < N_A ? 1 : 2);
 	vs_pool_free(pool);
@@ -495,7 +566,7 @@ static void test_many_tiny_tasks(void **state)
 	enum { N = 100000 };
 	static const unsigned int limits[16] = {1, 2, 3, 4, 0, 1, 2, 3,
 						4, 0, 1, 2, 3, 4, 0, 1};
-	struct vs_pool_groups groups = {tiny_group, NULL, limits, 16};
+	struct vs_pool_groups groups = {tiny_group, NULL, limits, 16, NULL};
 	struct vs_pool *pool = vs_pool_new(8, NULL, NULL, NULL, NULL);
 	int *args = malloc(N * sizeof(*args));
 	int *results = malloc(N * sizeof(*results));
@@ -812,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_new_failures),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_saturated_group_does_not_stall),
+		cmocka_unit_test(test_limit_lowered_mid_run),
 		cmocka_unit_test(test_cancel_mid_way),
 		cmocka_unit_test(test_cancel_from_task),
 		cmocka_unit_test(test_many_tiny_tasks),

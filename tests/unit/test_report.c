@@ -100,6 +100,10 @@ static void build_report(struct vs_report *r)
 	p = vs_report_add_provider(r, "osp-lab", "osp");
 	assert_non_null(p);
 	p->listed = 120;
+	p->concurrency.max = 16;
+	p->concurrency.final = 9;
+	p->concurrency.min = 2;
+	p->concurrency.decreases = 4;
 	p = vs_report_add_provider(r, "vc-lab", "vmware");
 	p->listed = -1;
 	vs_error_set(&p->error, VS_EC_AUTH, 401, 0, "invalid credentials");
@@ -226,6 +230,13 @@ static void assert_reports_equal(const struct vs_report *a,
 		for (o = 0; o < VS_OUT_COUNT && !a->is_plan; o++)
 			assert_int_equal(x->outcomes[o], y->outcomes[o]);
 		assert_error_equal(&x->error, &y->error);
+		if (a->is_plan)
+			continue;
+		assert_int_equal(x->concurrency.max, y->concurrency.max);
+		assert_int_equal(x->concurrency.final, y->concurrency.final);
+		assert_int_equal(x->concurrency.min, y->concurrency.min);
+		assert_int_equal(x->concurrency.decreases,
+				 y->concurrency.decreases);
 	}
 	assert_int_equal(a->n_vms, b->n_vms);
 	for (i = 0; i < a->n_vms; i++) {
@@ -402,6 +413,17 @@ static void test_round_trip_report(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(x, "error"), "class")),
 			    "auth");
+	/* Adaptive concurrency: only where there was one. */
+	x = json_object_get(json_object_get(j, "summary"), "osp-lab");
+	x = json_object_get(x, "concurrency");
+	assert_int_equal(json_integer_value(json_object_get(x, "max")), 16);
+	assert_int_equal(json_integer_value(json_object_get(x, "final")), 9);
+	assert_int_equal(json_integer_value(json_object_get(x, "min")), 2);
+	assert_int_equal(json_integer_value(json_object_get(x, "decreases")),
+			 4);
+	assert_null(json_object_get(
+		json_object_get(json_object_get(j, "summary"), "rhv-lab"),
+		"concurrency"));
 	x = json_object_get(json_object_get(j, "summary"), "osp-lab");
 	x = json_object_get(x, "outcomes");
 	assert_int_equal(json_integer_value(json_object_get(x, "failed")), 1);
@@ -694,6 +716,19 @@ MUT(m_age_source,
     json_object_set_new(vm0(root, 0), "age_source", json_string("guess")))
 MUT(m_ctl_key, json_object_set_new(json_object_get(root, "summary"),
 				   "evil\x1b[2J", json_integer(1)))
+static json_t *conc(json_t *root)
+{
+	return json_object_get(
+		json_object_get(json_object_get(root, "summary"), "osp-lab"),
+		"concurrency");
+}
+MUT(m_conc_arr,
+    json_object_set_new(json_object_get(json_object_get(root, "summary"),
+					"osp-lab"),
+			"concurrency", json_array()))
+MUT(m_conc_no_min, json_object_del(conc(root), "min"))
+MUT(m_conc_min_high, json_object_set_new(conc(root), "min", json_integer(10)))
+MUT(m_conc_zero, json_object_set_new(conc(root), "max", json_integer(0)))
 
 static void test_hostile_files(void **state)
 {
@@ -729,6 +764,12 @@ static void test_hostile_files(void **state)
 		{"run.started: not an RFC 3339 time", m_started},
 		{"vms[0].age_source: expected", m_age_source},
 		{"summary.evil\\x1b[2J: expected an object", m_ctl_key},
+		{"summary.osp-lab.concurrency: expected an object", m_conc_arr},
+		{"summary.osp-lab.concurrency.min: missing", m_conc_no_min},
+		{"summary.osp-lab.concurrency.min: 10 is out of range [1, 9]",
+		 m_conc_min_high},
+		{"summary.osp-lab.concurrency.max: 0 is out of range",
+		 m_conc_zero},
 	};
 	static const struct {
 		const char *text, *frag;
@@ -889,6 +930,17 @@ static void test_summary_render(void **state)
 	assert_non_null(strstr(out, "jenkins-1: already_absent after"));
 	/* Per-provider rows: osp-lab deleted 1 failed 1 requested 1 = 3. */
 	assert_non_null(strstr(out, "TOTAL"));
+	/* A cut window is shown; a provider without one is not. */
+	assert_non_null(strstr(out, "Requests in flight cut after pushback"));
+	assert_non_null(strstr(out, "  osp-lab: 16 at most, 2 at the lowest, "
+				    "9 at the end (4 cuts)\n"));
+	assert_null(strstr(out, "  rhv-lab: "));
+	free(out);
+	/* A window never cut is not worth a line. */
+	r.providers[0].concurrency.decreases = 0;
+	r.providers[0].concurrency.min = 16;
+	out = render(&r, 0);
+	assert_null(strstr(out, "Requests in flight cut"));
 	free(out);
 
 	/* All fine: no failure section at all. */

@@ -4,7 +4,8 @@
  *
  * Each fake VM carries a script in its name: "t-ok-N" is deleted,
  * "t-absent-N" is already gone, "t-prot-N" is protected by the platform,
- * "t-flakyK-N" fails (retryable) K times then is deleted, "t-fatal-N"
+ * "t-flakyK-N" fails (retryable) K times then is deleted, "t-busyK-N"
+ * is throttled (pushback) K times then deleted, "t-fatal-N"
  * fails for good, "t-reqK-N" is only requested and confirmed gone after K
  * looks, "t-reqfail-N" is requested and ends in error, "t-never-N" is
  * requested and never confirmed.  "keep-N" matches no rule.  The fakes
@@ -42,6 +43,7 @@ enum script {
 	S_ABSENT,
 	S_PROT,
 	S_FLAKY,
+	S_BUSY,
 	S_FATAL,
 	S_REQ,
 	S_REQFAIL,
@@ -276,6 +278,13 @@ static int fake_remove(void *state, struct vs_http *http,
 		else
 			*status = VS_REMOVE_DELETED;
 		break;
+	case S_BUSY:
+		if (n < v->k)
+			rc = vs_error_set(err, VS_EC_THROTTLED, 500, 1,
+					  "RESOURCE_BUSY");
+		else
+			*status = VS_REMOVE_DELETED;
+		break;
 	case S_FATAL:
 		rc = vs_error_set(err, VS_EC_CLIENT, 400, 0, "bad request");
 		break;
@@ -426,6 +435,8 @@ static struct fprov *add_prov(const char *name, const char *const *specs,
 				v->script = S_PROT;
 			else if (strcmp(word, "flaky") == 0)
 				v->script = S_FLAKY;
+			else if (strcmp(word, "busy") == 0)
+				v->script = S_BUSY;
 			else if (strcmp(word, "fatal") == 0)
 				v->script = S_FATAL;
 			else if (strcmp(word, "req") == 0)
@@ -862,6 +873,65 @@ static void test_concurrency_per_provider(void **st)
 			    (int)limits[i]);
 	}
 	assert_int_equal(removes_total(), 90);
+	fx_release(&fx);
+}
+
+/*
+ * Adaptive concurrency: a provider whose deletes come back throttled
+ * has its window cut (once per generation, not once per VM), runs no
+ * more removes at once than its ceiling, and ends every VM deleted in
+ * the retry round; its neighbour without pushback keeps its window, and
+ * one with adaptive_concurrency off has none in the report.
+ */
+static void test_adaptive_concurrency(void **st)
+{
+	static const char *const busy[] = {"busy1"};
+	static const char *const ok[] = {"ok"};
+	static const unsigned int limits[] = {4, 3, 2};
+	struct fixture fx;
+	const struct vs_report *r;
+	const struct vs_report_concurrency *c;
+	size_t i;
+
+	(void)st;
+	add_prov("a", busy, 1, 30);
+	add_prov("b", ok, 1, 20);
+	add_prov("c", ok, 1, 10);
+	fx_init(&fx, limits);
+	fx.cfg.providers[0].adaptive_concurrency = 1;
+	fx.cfg.providers[1].adaptive_concurrency = 1;
+	/* Every VM of a fails once: not a reason to open its circuit. */
+	fx.cfg.breaker_consecutive = 0;
+	fx.cfg.breaker_percent = 0;
+	fx.opts.workers = 8;
+	assert_int_equal(fx_run(&fx), VS_EXIT_OK);
+	r = vs_sweep_report(fx.s);
+	assert_one_outcome_each(r);
+	for (i = 0; i < r->n_vms; i++)
+		assert_int_equal(r->vms[i].outcome, VS_OUT_DELETED);
+	assert_true(atomic_load(&provs[0].max_in_flight) <= 4);
+	c = &r->providers[0].concurrency;
+	assert_int_equal(c->max, 4);
+	/* 30 pushbacks, but at most 4 -> 2 -> 1: a cut per generation. */
+	assert_true(c->decreases >= 1 && c->decreases <= 2);
+	assert_true(c->min < c->max);
+	assert_true(c->final >= c->min && c->final <= c->max);
+	c = &r->providers[1].concurrency;
+	assert_int_equal(c->max, 3);
+	assert_int_equal(c->min, 3);
+	assert_int_equal(c->final, 3);
+	assert_int_equal(c->decreases, 0);
+	assert_int_equal(r->providers[2].concurrency.max, 0);
+	fx_release(&fx);
+
+	/* The ceiling is the workers when there are fewer. */
+	add_prov("a", ok, 1, 4);
+	fx_init(&fx, limits);
+	fx.cfg.providers[0].adaptive_concurrency = 1;
+	fx.opts.workers = 2;
+	assert_int_equal(fx_run(&fx), VS_EXIT_OK);
+	assert_int_equal(vs_sweep_report(fx.s)->providers[0].concurrency.max,
+			 2);
 	fx_release(&fx);
 }
 
@@ -1406,6 +1476,7 @@ int main(void)
 		cmocka_unit_test(test_retry_rounds),
 		cmocka_unit_test(test_dry_run_probes_only),
 		cmocka_unit_test(test_concurrency_per_provider),
+		cmocka_unit_test(test_adaptive_concurrency),
 		cmocka_unit_test(test_gates),
 		cmocka_unit_test(test_provider_failures),
 		cmocka_unit_test(test_real_run_needs_yes),

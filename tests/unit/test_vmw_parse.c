@@ -230,12 +230,15 @@ static void test_fault_classes(void **state)
 		enum vs_err_class cls;
 		int retry;
 	} cases[] = {
+		/* Busy is pushback: throttled, so the core slows down. */
 		{"{\"error_type\":\"RESOURCE_BUSY\",\"messages\":[]}", 500,
-		 VS_EC_LOCKED, 1},
+		 VS_EC_THROTTLED, 1},
 		/* /rest reports a busy VM as a plain 400. */
 		{"{\"type\":\"com.vmware.vapi.std.errors.resource_busy\","
 		 "\"value\":{\"messages\":[]}}",
-		 400, VS_EC_LOCKED, 1},
+		 400, VS_EC_THROTTLED, 1},
+		{"{\"error_type\":\"RESOURCE_IN_USE\",\"messages\":[]}", 500,
+		 VS_EC_LOCKED, 1},
 		{"{\"error_type\":\"SERVICE_UNAVAILABLE\",\"messages\":[]}",
 		 503, VS_EC_SERVER, 1},
 		{"{\"error_type\":\"UNAUTHORIZED\",\"messages\":[]}", 403,
