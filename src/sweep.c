@@ -213,7 +213,6 @@ sw_fan_out(void *udata, struct vs_http *h, size_t n, unsigned int width,
 	return vs_pool_nested(s->pool, c, n, width, nested_call, &f);
 }
 
-
 static void *ctx_new(int worker_index, void *udata)
 {
 	struct vs_sweep *s = udata;
