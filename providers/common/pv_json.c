@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Byte classes inside a string. */
 enum {
@@ -840,6 +841,61 @@ size_t pv_json_get(const struct pv_json_span *obj, const char *const *keys,
 	return found;
 }
 
+/*
+ * Calls fn for each member of the checked object at obj->p, in order,
+ * with the key's text (quotes included) and the value; stops early when
+ * fn returns non-zero and returns that.
+ */
+static int each_member(const struct pv_json_span *obj,
+		       int (*fn)(void *ctx, const char *k, const char *ke,
+				 const struct pv_json_span *v),
+		       void *ctx)
+{
+	const char *p = obj->p + 1, *end = obj->p + obj->len;
+
+	for (;;) {
+		const char *k, *ke;
+		struct pv_json_span v;
+		int r;
+
+		p = skip_ws_c(p, end);
+		if (p >= end || *p != '"')
+			return 0;
+		k = p;
+		ke = skip_string(p, end);
+		p = skip_ws_c(ke, end);
+		if (p >= end || *p != ':')
+			return 0;
+		v.p = skip_ws_c(p + 1, end);
+		p = skip_value(v.p, end);
+		v.len = (size_t)(p - v.p);
+		if ((r = fn(ctx, k, ke, &v)) != 0)
+			return r;
+		p = skip_ws_c(p, end);
+		if (p >= end || *p != ',')
+			return 0;
+		p++;
+	}
+}
+
+static int other_key(void *ctx, const char *k, const char *ke,
+		     const struct pv_json_span *v)
+{
+	const char *const *key = ctx;
+
+	(void)v;
+	return key_index(k, ke, key, 1) < 0;
+}
+
+int pv_json_only_key(const struct pv_json_span *obj, const char *key)
+{
+	if (pv_json_type(obj) != PV_JSON_OBJECT)
+		return 0;
+	if (skip_ws_c(obj->p + 1, obj->p + obj->len)[0] == '}')
+		return 0;
+	return each_member(obj, other_key, &key) == 0;
+}
+
 void pv_json_iter_init(struct pv_json_iter *it, const struct pv_json_span *arr)
 {
 	it->p = it->end = NULL;
@@ -1092,4 +1148,52 @@ json_t *pv_json_pick(const struct pv_json_span *obj, const char *const *keys,
 		return NULL;
 	pv_json_get(obj, keys, n, vals);
 	return pv_json_object_of(keys, n, vals);
+}
+
+struct pick_ci {
+	const char *const *keys;
+	size_t n;
+	json_t *o;
+};
+
+static int pick_ci_member(void *ctx, const char *k, const char *ke,
+			  const struct pv_json_span *v)
+{
+	struct pick_ci *pc = ctx;
+	const char *key;
+	size_t klen, i;
+	char *copy;
+	json_t *val;
+	int rc = 0;
+
+	if (string_body(k + 1, (size_t)(ke - k) - 2, &key, &klen, &copy))
+		return -1;
+	for (i = 0; i < pc->n; i++)
+		if (strlen(pc->keys[i]) == klen &&
+		    strncasecmp(pc->keys[i], key, klen) == 0)
+			break;
+	if (i < pc->n) {
+		/* In order: a later duplicate replaces, as in jansson. */
+		val = decode(v->p, v->len, 1);
+		if (!val || json_object_setn_new_nocheck(pc->o, key, klen, val))
+			rc = -1;
+	}
+	free(copy);
+	return rc;
+}
+
+json_t *pv_json_pick_ci(const struct pv_json_span *obj, const char *const *keys,
+			size_t n)
+{
+	struct pick_ci pc = {keys, n, NULL};
+
+	if (pv_json_type(obj) != PV_JSON_OBJECT)
+		return NULL;
+	if (!(pc.o = json_object()))
+		return NULL;
+	if (each_member(obj, pick_ci_member, &pc) != 0) {
+		json_decref(pc.o);
+		return NULL;
+	}
+	return pc.o;
 }

@@ -90,6 +90,10 @@ enum pv_json_type pv_json_type(const struct pv_json_span *v);
 size_t pv_json_get(const struct pv_json_span *obj, const char *const *keys,
 		   size_t n, struct pv_json_span *vals);
 
+/* Whether obj is an object with members, every one named key: the
+ * legacy vSphere {"value": ...} wrapper. */
+int pv_json_only_key(const struct pv_json_span *obj, const char *key);
+
 /* Walks the elements of a checked array; zero it, then set arr. */
 struct pv_json_iter {
 	const char *p, *end;
@@ -132,6 +136,15 @@ json_t *pv_json_pick(const struct pv_json_span *obj, const char *const *keys,
  */
 json_t *pv_json_object_of(const char *const *keys, size_t n,
 			  const struct pv_json_span *vals);
+
+/*
+ * pv_json_pick for readers that match keys without regard to ASCII case:
+ * every member whose key equals one of keys but for case, under its own
+ * key and in the text's order (a later duplicate replaces the value, as
+ * in jansson).  NULL when obj is not an object or memory ran out.
+ */
+json_t *pv_json_pick_ci(const struct pv_json_span *obj, const char *const *keys,
+			size_t n);
 
 #pragma GCC visibility pop
 

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/pv_json.h"
 #include "fuzz.h"
@@ -24,6 +25,28 @@
 
 static void compare(const struct pv_json_span *v, const json_t *want,
 		    int depth);
+
+/* pv_json_pick_ci against the tree's members whose keys match. */
+static void compare_ci(const struct pv_json_span *v, const json_t *want)
+{
+	static const char *const ci[] = {"ID", "Name", "value", "a"};
+	json_t *got = pv_json_pick_ci(v, ci, 4), *ref = json_object(), *val;
+	const char *key;
+	size_t i;
+
+	if (!got || !ref)
+		abort();
+	json_object_foreach((json_t *)want, key, val)
+	{
+		for (i = 0; i < 4; i++)
+			if (strcasecmp(key, ci[i]) == 0)
+				json_object_set(ref, key, val);
+	}
+	if (!json_equal(got, ref))
+		abort();
+	json_decref(got);
+	json_decref(ref);
+}
 
 static void compare_object(const struct pv_json_span *v, const json_t *want,
 			   int depth)
@@ -56,6 +79,12 @@ static void compare_object(const struct pv_json_span *v, const json_t *want,
 				json_object_get(want, keys[i])))
 			abort();
 	json_decref(picked);
+	compare_ci(v, want);
+	if (pv_json_only_key(v, "value") !=
+	    (json_object_size(want) == 1 && json_object_get(want, "value")))
+		abort();
+	if (n && pv_json_only_key(v, keys[0]) != (json_object_size(want) == 1))
+		abort();
 }
 
 /* The keys iter_get looks for in the elements of an array. */

@@ -282,6 +282,54 @@ static void test_decode_and_pick(void **state)
 	json_decref(tree);
 }
 
+/* Check a NUL-terminated text, which must pass. */
+static struct pv_json_span checked(const char *text)
+{
+	struct pv_json_span root;
+
+	assert_int_equal(pv_json_check(text, strlen(text), 0, &root, NULL, 0),
+			 0);
+	return root;
+}
+
+/* The legacy vSphere wrapper, and keys matched without regard to case. */
+static void test_wrapper_and_ci(void **state)
+{
+	static const char *const ci[] = {"cpu_count", "vm"};
+	static const char text[] =
+		"{\"CPU_Count\":2,\"name\":\"x\",\"cpu_count\":\"s\","
+		"\"vm\":\"vm-1\",\"VM\":\"vm-2\",\"cpu_count\":3}";
+	struct pv_json_span root;
+	json_t *o;
+
+	(void)state;
+	root = checked("{\"value\":[1],\"value\":[]}");
+	assert_true(pv_json_only_key(&root, "value"));
+	root = checked("{\"value\":[1],\"v\":[]}");
+	assert_false(pv_json_only_key(&root, "value"));
+	root = checked("{ }");
+	assert_false(pv_json_only_key(&root, "value"));
+	root = checked("[]");
+	assert_false(pv_json_only_key(&root, "value"));
+	root = checked(text);
+	o = pv_json_pick_ci(&root, ci, 2);
+	assert_non_null(o);
+	/* Every spelling kept under its own key, the last duplicate wins;
+	 * "name" is not asked for. */
+	assert_int_equal(json_object_size(o), 4);
+	assert_int_equal(json_integer_value(json_object_get(o, "CPU_Count")),
+			 2);
+	assert_int_equal(json_integer_value(json_object_get(o, "cpu_count")),
+			 3);
+	assert_string_equal(json_string_value(json_object_get(o, "VM")),
+			    "vm-2");
+	assert_null(json_object_get(o, "name"));
+	/* In the text's order, as jansson iterates: CPU_Count first. */
+	assert_string_equal(json_object_iter_key(json_object_iter(o)),
+			    "CPU_Count");
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_iterate),
 		cmocka_unit_test(test_decode_and_pick),
+		cmocka_unit_test(test_wrapper_and_ci),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
