@@ -712,7 +712,12 @@ static size_t unescape(const char *p, const char *end, char *dst, size_t cap)
 			dst[n++] = c;
 			continue;
 		}
+		/* Checked text has whole escapes; stop short of the end if not. */
+		if (p >= end)
+			break;
 		c = *p++;
+		if (c == 'u' && end - p < 4)
+			break;
 		switch (c) {
 		case 'b':
 			c = '\b';
@@ -732,7 +737,7 @@ static size_t unescape(const char *p, const char *end, char *dst, size_t cap)
 		case 'u':
 			u = (unsigned long)hex4((const unsigned char *)p);
 			p += 4;
-			if (u >= 0xD800 && u <= 0xDBFF) {
+			if (u >= 0xD800 && u <= 0xDBFF && end - p >= 6) {
 				unsigned long lo = (unsigned long)hex4(
 					(const unsigned char *)p + 2);
 
@@ -804,6 +809,8 @@ static const char *walk_object(const char *p, const char *end,
 			break;
 		k = p;
 		ke = skip_string(p, end);
+		if (ke - k < 2 || ke[-1] != '"')
+			break; /* not checked text: stop rather than misread */
 		p = skip_ws_c(ke, end);
 		if (p >= end || *p != ':')
 			break;
@@ -863,6 +870,8 @@ static int each_member(const struct pv_json_span *obj,
 			return 0;
 		k = p;
 		ke = skip_string(p, end);
+		if (ke - k < 2 || ke[-1] != '"')
+			return 0; /* not checked text: stop, do not misread */
 		p = skip_ws_c(ke, end);
 		if (p >= end || *p != ':')
 			return 0;
@@ -889,9 +898,12 @@ static int other_key(void *ctx, const char *k, const char *ke,
 
 int pv_json_only_key(const struct pv_json_span *obj, const char *key)
 {
+	const char *q;
+
 	if (pv_json_type(obj) != PV_JSON_OBJECT)
 		return 0;
-	if (skip_ws_c(obj->p + 1, obj->p + obj->len)[0] == '}')
+	q = skip_ws_c(obj->p + 1, obj->p + obj->len);
+	if (q >= obj->p + obj->len || *q == '}')
 		return 0;
 	return each_member(obj, other_key, &key) == 0;
 }
@@ -1034,6 +1046,8 @@ static json_t *decode_object(const char *p, size_t len, int depth)
 			break;
 		k = p;
 		ke = skip_string(p, end);
+		if (ke - k < 2 || ke[-1] != '"')
+			break; /* not checked text: stop rather than misread */
 		p = skip_ws_c(ke, end);
 		if (p >= end || *p != ':')
 			break;
@@ -1080,7 +1094,7 @@ static json_t *decode(const char *p, size_t len, int depth)
 		return json_null();
 	case PV_JSON_STRING:
 		/* Checked: valid UTF-8 and no NUL, escapes or not. */
-		if (string_body(p + 1, len - 2, &body, &blen, &copy))
+		if (len < 2 || string_body(p + 1, len - 2, &body, &blen, &copy))
 			return NULL;
 		j = json_stringn_nocheck(body, blen);
 		free(copy);
