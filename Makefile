@@ -64,7 +64,8 @@ PROVIDERS := $(sort $(filter-out common,$(PROVIDERS)))
 # Compiled into every provider we ship (each .so keeps its own copy, local
 # to it through providers/provider.map): the core's buffer and the helpers
 # in providers/common/.  A third-party provider needs none of them.
-PROVIDER_COMMON := src/buf providers/common/pv_util providers/common/pv_cred
+PROVIDER_COMMON := src/buf providers/common/pv_util providers/common/pv_cred \
+	providers/common/pv_json
 SIM_SRC   := $(wildcard tests/sim/*.c)
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Modules whose tests also run under ThreadSanitizer.
@@ -88,6 +89,7 @@ DEPS_state  := state report config paths
 DEPS_sweep  := sweep select report config plugin http pool queue progress state paths
 DEPS_pv_util    := $(PROVIDER_COMMON)
 DEPS_pv_cred    := $(PROVIDER_COMMON)
+DEPS_pv_json    := $(PROVIDER_COMMON)
 DEPS_osp_parse  := providers/osp/osp_parse $(PROVIDER_COMMON)
 DEPS_osp_clouds := providers/osp/osp_clouds $(PROVIDER_COMMON)
 DEPS_vmw_parse  := providers/vmware/vmw_parse providers/vmware/vmw_util $(PROVIDER_COMMON)

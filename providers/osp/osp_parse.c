@@ -21,6 +21,8 @@
  */
 #include "osp_internal.h"
 
+#include "common/pv_json.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,25 +720,45 @@ static int osp_server_read(const json_t *o, osp_time_fn parse_time,
 	return 0;
 }
 
+/* The members of a server osp_server_read looks at; the rest of the
+ * entry (links, flavor, image, addresses, ...) is never decoded. */
+static const char *const osp_server_keys[] = {
+	"id",	   "name",     "status",      "OS-EXT-STS:task_state",
+	"tags",	   "metadata", "description", "fault",
+	"created", "locked",
+};
+
+/*
+ * A page is checked whole first (pv_json: what json_loadb would refuse
+ * fails the listing as before), then each entry is cut down to the
+ * members above and read by the same osp_server_read as a single server.
+ */
 int osp_servers_parse(const char *tag, const char *body, size_t len,
 		      osp_time_fn parse_time, struct osp_page *out,
 		      struct vs_error *err)
 {
-	json_t *root = osp_json_load(body, len);
-	const json_t *servers, *links, *o;
+	static const char *const top[] = {"servers", "servers_links"};
+	const size_t nkeys =
+		sizeof(osp_server_keys) / sizeof(osp_server_keys[0]);
+	struct pv_json_span root, part[2], elem, vals[PV_JSON_KEYS_MAX];
+	struct pv_json_iter it;
+	json_t *links = NULL;
+	const json_t *o;
 	char why[sizeof(out->skip_reason)];
 	size_t i;
 	int rc = VS_ERR;
 
-	servers = json_object_get(root, "servers");
-	if (!json_is_array(servers)) {
+	if (!body || !len ||
+	    pv_json_check_get(body, len, 0, &root, top, 2, part, NULL, 0) ||
+	    pv_json_type(&part[0]) != PV_JSON_ARRAY) {
 		vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
 			     "%s: Nova's server list is not {\"servers\": "
 			     "[...]}",
 			     tag);
 		goto out;
 	}
-	links = json_object_get(root, "servers_links");
+	if (part[1].len && !(links = pv_json_decode(&part[1])))
+		goto nomem;
 	if (links && !json_is_null(links) && !json_is_array(links)) {
 		vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
 			     "%s: Nova's servers_links is not a list", tag);
@@ -760,20 +782,29 @@ int osp_servers_parse(const char *tag, const char *body, size_t len,
 				goto nomem;
 		}
 	}
-	if (json_array_size(servers) > out->alloc - out->n) {
-		size_t na = out->n + json_array_size(servers);
-		struct osp_server *ni =
-			realloc(out->items, na * sizeof(*out->items));
-		if (!ni)
-			goto nomem;
-		out->items = ni;
-		out->alloc = na;
-	}
-	json_array_foreach(servers, i, o)
-	{
-		struct osp_server *s = &out->items[out->n];
-		int r = osp_server_read(o, parse_time, s, why, sizeof(why));
+	pv_json_iter_init(&it, &part[0]);
+	while (pv_json_iter_get(&it, &elem, osp_server_keys, nkeys, vals)) {
+		struct osp_server *s;
+		json_t *entry = NULL;
+		int r;
 
+		if (out->n == out->alloc) {
+			size_t na = out->alloc ? out->alloc * 2 : 64;
+			struct osp_server *ni =
+				realloc(out->items, na * sizeof(*out->items));
+
+			if (!ni)
+				goto nomem;
+			out->items = ni;
+			out->alloc = na;
+		}
+		s = &out->items[out->n];
+		/* Not an object: osp_server_read says so, as for NULL. */
+		if (pv_json_type(&elem) == PV_JSON_OBJECT &&
+		    !(entry = pv_json_object_of(osp_server_keys, nkeys, vals)))
+			goto nomem;
+		r = osp_server_read(entry, parse_time, s, why, sizeof(why));
+		json_decref(entry);
 		if (r == 0) {
 			out->n++;
 			continue;
@@ -794,7 +825,7 @@ nomem:
 	vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 		     "%s: out of memory reading the server list", tag);
 out:
-	json_decref(root);
+	json_decref(links);
 	return rc;
 }
 

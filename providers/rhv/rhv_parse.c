@@ -27,6 +27,8 @@
  */
 #include "rhv_internal.h"
 
+#include "common/pv_json.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -821,42 +823,65 @@ static int rhv_page_push(struct rhv_page *p, struct vs_vm **vm,
 	return 0;
 }
 
+/* The members of a VM rhv_vm_read looks at, "tags" last (read only when
+ * they were asked for); the rest of the entry is never decoded. */
+static const char *const rhv_vm_keys[] = {
+	"id",	   "name",	    "status",		"description",
+	"comment", "creation_time", "delete_protected", "tags",
+};
+
+/*
+ * A page is checked whole first (pv_json: what json_loadb would refuse
+ * fails the listing as before), then each entry is cut down to the
+ * members above and read by the same rhv_vm_read as a single VM.
+ */
 int rhv_vms_parse(const char *tag, const char *body, size_t len, int want_tags,
 		  struct rhv_page *out, struct vs_error *err)
 {
-	json_t *root = rhv_json_load(body, len);
-	const json_t *arr, *o;
+	static const char *const top[] = {"vm"};
+	const size_t nkeys = sizeof(rhv_vm_keys) / sizeof(rhv_vm_keys[0]);
+	struct pv_json_span root, arr, elem, vals[PV_JSON_KEYS_MAX];
+	const size_t nk = want_tags ? nkeys : nkeys - 1;
+	struct pv_json_iter it;
 	char why[160];
-	size_t i;
 	int rc = VS_ERR;
 
-	if (!json_is_object(root)) {
+	if (!body || !len ||
+	    pv_json_check_get(body, len, 0, &root, top, 1, &arr, NULL, 0) ||
+	    pv_json_type(&root) != PV_JSON_OBJECT) {
 		vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
 			     "%s: listing VMs: the answer is not a JSON object",
 			     tag);
 		goto out;
 	}
-	arr = json_object_get(root, "vm");
-	if (!arr || json_is_null(arr)) {
+	if (pv_json_type(&arr) == PV_JSON_NONE ||
+	    pv_json_type(&arr) == PV_JSON_NULL) {
 		/* The engine's empty collection: {} without "vm". */
 		rc = VS_OK;
 		goto out;
 	}
-	if (!json_is_array(arr)) {
+	if (pv_json_type(&arr) != PV_JSON_ARRAY) {
 		vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
 			     "%s: listing VMs: \"vm\" is not an array", tag);
 		goto out;
 	}
-	json_array_foreach(arr, i, o)
-	{
+	pv_json_iter_init(&it, &arr);
+	while (pv_json_iter_get(&it, &elem, rhv_vm_keys, nk, vals)) {
 		struct vs_vm *vm;
 		unsigned char *flag;
+		json_t *entry = NULL;
 		int no_tags, r;
 
 		out->entries++;
 		if (rhv_page_push(out, &vm, &flag))
 			goto nomem;
-		r = rhv_vm_read(o, want_tags, vm, &no_tags, why, sizeof(why));
+		/* Not an object: rhv_vm_read says so, as for NULL. */
+		if (pv_json_type(&elem) == PV_JSON_OBJECT &&
+		    !(entry = pv_json_object_of(rhv_vm_keys, nk, vals)))
+			goto nomem;
+		r = rhv_vm_read(entry, want_tags, vm, &no_tags, why,
+				sizeof(why));
+		json_decref(entry);
 		if (r < 0)
 			goto nomem;
 		if (r > 0) {
@@ -874,7 +899,6 @@ nomem:
 	vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory reading VMs",
 		     tag);
 out:
-	json_decref(root);
 	return rc;
 }
 

@@ -18,6 +18,8 @@
  */
 #include "vmw_internal.h"
 
+#include "common/pv_json.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,72 +277,108 @@ static void vmw_skip(struct vmw_summaries *out, size_t i, const char *why)
 			 "entry %zu: %s", i, why);
 }
 
+/*
+ * The array of a list answer, bare or in the legacy {"value": [...]}:
+ * checked whole by pv_json (what json_loadb would refuse is refused)
+ * without building a tree of it.  0, or -1 when it is no such list.
+ */
+static int vmw_list_array(const char *body, size_t len,
+			  struct pv_json_span *arr)
+{
+	static const char *const value[] = {"value"};
+	struct pv_json_span root, v;
+
+	if (!body || !len ||
+	    pv_json_check_get(body, len, PV_JSON_ANY, &root, value, 1, &v, NULL,
+			      0))
+		return -1;
+	*arr = pv_json_only_key(&root, "value") ? v : root;
+	return pv_json_type(arr) == PV_JSON_ARRAY ? 0 : -1;
+}
+
+/* Read entry i of a VM list into out; 0, or -1 out of memory. */
+static int vmw_summary_read(json_t *e, size_t i, struct vmw_summaries *out)
+{
+	const char *id, *name, *ps;
+	struct vmw_summary *sm;
+
+	if (!json_is_object(e)) {
+		vmw_skip(out, i, "not an object");
+		return 0;
+	}
+	id = vmw_json_str(e, "vm");
+	name = vmw_json_str(e, "name");
+	if (!id || !*id) {
+		vmw_skip(out, i, "no usable \"vm\" id");
+		return 0;
+	}
+	if (!name || !*name) {
+		vmw_skip(out, i, "no usable \"name\"");
+		return 0;
+	}
+	if (out->n == out->alloc) {
+		size_t na = out->alloc ? out->alloc * 2 : 64;
+		struct vmw_summary *ni = realloc(out->items, na * sizeof(*ni));
+
+		if (!ni)
+			return -1;
+		out->items = ni;
+		out->alloc = na;
+	}
+	sm = &out->items[out->n];
+	memset(sm, 0, sizeof(*sm));
+	sm->vm.created = VS_TIME_UNKNOWN;
+	sm->vm.age_source = VS_AGE_NONE;
+	ps = vmw_json_str(e, "power_state");
+	sm->vm.power = vmw_power_of(ps);
+	sm->cpu_count = vmw_int_ci(e, "cpu_count");
+	sm->memory_mib = vmw_int_ci(e, "memory_size_MiB");
+	sm->vm.id = strdup(id);
+	sm->vm.name = strdup(name);
+	sm->vm.status = ps ? strdup(ps) : NULL;
+	out->n++;
+	if (!sm->vm.id || !sm->vm.name || (ps && !sm->vm.status))
+		return -1;
+	return 0;
+}
+
+/*
+ * Each entry is cut down to the members vmw_summary_read looks at (the
+ * sizes in any case, as vmw_int_ci reads them) before it is read.
+ */
 int vmw_vm_list_parse(const char *tag, const char *body, size_t len,
 		      struct vmw_summaries *out, struct vs_error *err)
 {
-	json_t *root = vmw_json_load(body, len), *arr, *e;
-	size_t i;
-	int rc = VS_ERR;
+	static const char *const keys[] = {"vm", "name", "power_state",
+					   "cpu_count", "memory_size_MiB"};
+	struct pv_json_span arr, e;
+	struct pv_json_iter it;
+	size_t i = 0;
 
-	arr = vmw_unwrap(root);
-	if (!json_is_array(arr)) {
-		vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
-			     "%s: listing VMs: the answer is not a VM list",
-			     tag);
-		goto out;
-	}
-	json_array_foreach(arr, i, e)
-	{
-		const char *id, *name, *ps;
-		struct vmw_summary *sm;
+	if (vmw_list_array(body, len, &arr))
+		return vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
+				    "%s: listing VMs: the answer is not a VM "
+				    "list",
+				    tag);
+	pv_json_iter_init(&it, &arr);
+	for (; pv_json_iter_next(&it, &e); i++) {
+		json_t *entry = NULL;
+		int r;
 
-		if (!json_is_object(e)) {
-			vmw_skip(out, i, "not an object");
-			continue;
-		}
-		id = vmw_json_str(e, "vm");
-		name = vmw_json_str(e, "name");
-		if (!id || !*id) {
-			vmw_skip(out, i, "no usable \"vm\" id");
-			continue;
-		}
-		if (!name || !*name) {
-			vmw_skip(out, i, "no usable \"name\"");
-			continue;
-		}
-		if (out->n == out->alloc) {
-			size_t na = out->alloc ? out->alloc * 2 : 64;
-			struct vmw_summary *ni =
-				realloc(out->items, na * sizeof(*ni));
-
-			if (!ni)
-				goto nomem;
-			out->items = ni;
-			out->alloc = na;
-		}
-		sm = &out->items[out->n];
-		memset(sm, 0, sizeof(*sm));
-		sm->vm.created = VS_TIME_UNKNOWN;
-		sm->vm.age_source = VS_AGE_NONE;
-		ps = vmw_json_str(e, "power_state");
-		sm->vm.power = vmw_power_of(ps);
-		sm->cpu_count = vmw_int_ci(e, "cpu_count");
-		sm->memory_mib = vmw_int_ci(e, "memory_size_MiB");
-		sm->vm.id = strdup(id);
-		sm->vm.name = strdup(name);
-		sm->vm.status = ps ? strdup(ps) : NULL;
-		out->n++;
-		if (!sm->vm.id || !sm->vm.name || (ps && !sm->vm.status))
+		/* Not an object: vmw_summary_read says so, as for NULL. */
+		if (pv_json_type(&e) == PV_JSON_OBJECT &&
+		    !(entry = pv_json_pick_ci(&e, keys,
+					      sizeof(keys) / sizeof(keys[0]))))
+			goto nomem;
+		r = vmw_summary_read(entry, i, out);
+		json_decref(entry);
+		if (r)
 			goto nomem;
 	}
-	rc = VS_OK;
-	goto out;
+	return VS_OK;
 nomem:
-	vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-		     "%s: out of memory reading the VM list", tag);
-out:
-	json_decref(root);
-	return rc;
+	return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+			    "%s: out of memory reading the VM list", tag);
 }
 
 int vmw_power_parse(const char *tag, const char *body, size_t len,
@@ -451,64 +489,87 @@ void vmw_attached_free(struct vmw_attached *a, size_t n)
 	free(a);
 }
 
+/*
+ * Read association entry i (object_id and tag_ids only) into a[*na]:
+ * 0, 1 to stop with err filled, -1 out of memory.
+ */
+static int vmw_attached_read(const char *tag, json_t *e, size_t i,
+			     struct vmw_attached *a, size_t *na,
+			     struct vs_error *err)
+{
+	json_t *obj = json_object_get(e, "object_id");
+	json_t *tids = json_object_get(e, "tag_ids"), *t;
+	const char *type = vmw_json_str(obj, "type");
+	const char *id = vmw_json_str(obj, "id");
+	struct vmw_attached *cur;
+	size_t j;
+
+	if (!type || !id || strcmp(type, "VirtualMachine") != 0)
+		return 0;
+	if (!json_is_array(tids)) {
+		vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
+			     "%s: reading tags: entry %zu has no "
+			     "tag_ids list",
+			     tag, i);
+		return 1;
+	}
+	cur = &a[(*na)++];
+	if (!(cur->object_id = strdup(id)))
+		return -1;
+	cur->tag_ids = calloc(json_array_size(tids) + 1, sizeof(*cur->tag_ids));
+	if (!cur->tag_ids)
+		return -1;
+	json_array_foreach(tids, j, t)
+	{
+		if (!json_is_string(t) || !json_string_value(t)[0]) {
+			vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
+				     "%s: reading tags: entry %zu has "
+				     "a tag id that is not a string",
+				     tag, i);
+			return 1;
+		}
+		if (!(cur->tag_ids[cur->n_tags] = strdup(json_string_value(t))))
+			return -1;
+		cur->n_tags++;
+	}
+	return 0;
+}
+
 int vmw_attached_parse(const char *tag, const char *body, size_t len,
 		       struct vmw_attached **out, size_t *n,
 		       struct vs_error *err)
 {
-	json_t *root = vmw_json_load(body, len), *arr = vmw_unwrap(root), *e;
+	static const char *const keys[] = {"object_id", "tag_ids"};
+	struct pv_json_span arr, e, vals[2];
+	struct pv_json_iter it;
 	struct vmw_attached *a = NULL;
-	size_t i, na = 0;
+	size_t i = 0, na = 0;
 	int rc = VS_ERR;
 
 	*out = NULL;
 	*n = 0;
-	if (!json_is_array(arr)) {
+	if (vmw_list_array(body, len, &arr)) {
 		vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
 			     "%s: reading tags: the answer is not a list", tag);
 		goto out;
 	}
-	a = calloc(json_array_size(arr) + 1, sizeof(*a));
+	a = calloc(pv_json_count(&arr) + 1, sizeof(*a));
 	if (!a)
 		goto nomem;
-	json_array_foreach(arr, i, e)
-	{
-		json_t *obj = json_object_get(e, "object_id");
-		json_t *tids = json_object_get(e, "tag_ids"), *t;
-		const char *type = vmw_json_str(obj, "type");
-		const char *id = vmw_json_str(obj, "id");
-		struct vmw_attached *cur;
-		size_t j;
+	pv_json_iter_init(&it, &arr);
+	for (; pv_json_iter_get(&it, &e, keys, 2, vals); i++) {
+		json_t *entry = NULL;
+		int r;
 
-		if (!type || !id || strcmp(type, "VirtualMachine") != 0)
-			continue;
-		if (!json_is_array(tids)) {
-			vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
-				     "%s: reading tags: entry %zu has no "
-				     "tag_ids list",
-				     tag, i);
+		if (pv_json_type(&e) == PV_JSON_OBJECT &&
+		    !(entry = pv_json_object_of(keys, 2, vals)))
+			goto nomem;
+		r = vmw_attached_read(tag, entry, i, a, &na, err);
+		json_decref(entry);
+		if (r < 0)
+			goto nomem;
+		if (r > 0)
 			goto out;
-		}
-		cur = &a[na++];
-		if (!(cur->object_id = strdup(id)))
-			goto nomem;
-		cur->tag_ids = calloc(json_array_size(tids) + 1,
-				      sizeof(*cur->tag_ids));
-		if (!cur->tag_ids)
-			goto nomem;
-		json_array_foreach(tids, j, t)
-		{
-			if (!json_is_string(t) || !json_string_value(t)[0]) {
-				vs_error_set(err, VS_EC_INVALID_RESPONSE, 0, 0,
-					     "%s: reading tags: entry %zu has "
-					     "a tag id that is not a string",
-					     tag, i);
-				goto out;
-			}
-			if (!(cur->tag_ids[cur->n_tags] =
-				      strdup(json_string_value(t))))
-				goto nomem;
-			cur->n_tags++;
-		}
 	}
 	*out = a;
 	*n = na;
@@ -519,7 +580,6 @@ nomem:
 	vs_error_set(err, VS_EC_INTERNAL, 0, 0, "%s: out of memory", tag);
 out:
 	vmw_attached_free(a, na);
-	json_decref(root);
 	return rc;
 }
 
