@@ -371,7 +371,7 @@ check "a private secret file draws no warning" bash -c \
 chmod 644 "$IT_TMP/osp.pass"
 vs -c "$IT_TMP/cfg8.yaml" check
 check "check warns about a secret file others can read" grep -q \
-	"secret file '$IT_TMP/osp.pass' for 'password' is readable by group or others; chmod 600 it" \
+	"secret file '$IT_TMP/osp.pass' for 'password' is readable by group or others (mode 0644); chmod 600 it" \
 	"$IT_TMP/err"
 sim_stop
 
