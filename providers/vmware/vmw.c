@@ -384,25 +384,12 @@ static int vmw_remove(void *state, struct vs_http *http, const struct vs_vm *vm,
 		vmw_fail(in, &resp, what, err);
 		goto out;
 	}
-	in->host->http_response_release(&resp);
-	have_resp = 0;
-
-	/* DELETE returns when the task ended; one look confirms it. */
-	vmw_what(what, sizeof(what), "confirming the delete", vm);
-	if (vmw_vm_call(in, http, "GET", vm, "", what, &st, &resp, err))
-		goto out;
-	have_resp = 1;
-	if (st == 404) {
-		*status = VS_REMOVE_DELETED;
-		rc = VS_OK;
-	} else if (st == 200) {
-		vs_error_set(err, VS_EC_SERVER, 200, 1,
-			     "%s: %s: the VM is still there after its delete "
-			     "returned",
-			     in->tag, what);
-	} else {
-		vmw_fail(in, &resp, what, err);
-	}
+	/*
+	 * DELETE returns when the task ended.  confirm() checks that the VM
+	 * is gone, with one list call for many VMs instead of a GET each.
+	 */
+	*status = VS_REMOVE_REQUESTED;
+	rc = VS_OK;
 out:
 	if (have_resp)
 		in->host->http_response_release(&resp);
@@ -435,6 +422,163 @@ static int vmw_probe(void *state, struct vs_http *http, const struct vs_vm *vm,
 	}
 	in->host->http_response_release(&resp);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Confirm.                                                             */
+
+/* The VMs one confirmation list call asks about, and its longest query. */
+#define VMW_CONFIRM_BATCH     100
+#define VMW_CONFIRM_QUERY_MAX 4096
+
+/* A VM still there after its DELETE returned: the delete failed. */
+static enum vs_confirm_state vmw_still_there(struct vmw_instance *in,
+					     const struct vs_vm *vm,
+					     struct vs_error *e)
+{
+	char what[160];
+
+	vs_error_set(e, VS_EC_SERVER, 200, 1,
+		     "%s: %s: the VM is still there after its delete "
+		     "returned",
+		     in->tag,
+		     vmw_what(what, sizeof(what), "confirming the delete", vm));
+	return VS_CONFIRM_FAILED;
+}
+
+/* Ask about one VM (pv_confirm_each): GET {vm}, 404 is gone. */
+static int vmw_confirm_one(void *ctx, struct vs_http *http,
+			   const struct vs_vm *vm, enum vs_confirm_state *state,
+			   struct vs_error *vm_err, struct vs_error *e)
+{
+	struct vmw_instance *in = ctx;
+	struct vs_http_response resp;
+	char what[160];
+	long st;
+	int rc = VS_OK;
+
+	vmw_what(what, sizeof(what), "confirming the delete", vm);
+	if (vmw_vm_call(in, http, "GET", vm, "", what, &st, &resp, e))
+		return VS_ERR;
+	if (st == 404)
+		*state = VS_CONFIRM_GONE;
+	else if (st == 200)
+		*state = vmw_still_there(in, vm, vm_err);
+	else
+		rc = vmw_fail(in, &resp, what, e);
+	in->host->http_response_release(&resp);
+	return rc;
+}
+
+/*
+ * One list call filtered by the ids of vms[idx[0..n)]: a VM the answer
+ * holds is still there, one it lacks is gone.  *ask_each is set, and
+ * nothing judged, when the answer cannot tell: the vCenter refused the
+ * filter (400, 404, the result cap) or left an entry out as unreadable.
+ */
+static int vmw_confirm_batch(struct vmw_instance *in, struct vs_http *http,
+			     const struct vs_vm *const *vms, const size_t *idx,
+			     size_t n, enum vs_confirm_state *states,
+			     struct vs_error *errs, int *ask_each,
+			     struct vs_error *err)
+{
+	struct vs_http_response resp;
+	struct vmw_summaries sums;
+	struct vmw_fault f;
+	struct vs_buf path;
+	int legacy = vmw_session_legacy(&in->sess), rc = VS_ERR;
+	size_t i, j;
+
+	*ask_each = 0;
+	memset(&sums, 0, sizeof(sums));
+	vs_buf_init(&path, 0);
+	if (vs_buf_adds(&path, legacy ? "/rest/vcenter/vm" : "/api/vcenter/vm"))
+		goto nomem;
+	for (i = 0; i < n; i++)
+		if (vs_buf_adds(&path, i ? "&" : "?") ||
+		    vs_buf_adds(&path, legacy ? "filter.vms=" : "vms=") ||
+		    vs_buf_add_pct(&path, vms[idx[i]]->id))
+			goto nomem;
+	if (vmw_do(in, http, "GET", path.s, NULL, "confirming deletes", &resp,
+		   err))
+		goto out;
+	vmw_fault_parse(resp.body, resp.body_len, &f);
+	if (resp.status == 400 || resp.status == 404 ||
+	    vmw_fault_too_many(resp.status, &f)) {
+		*ask_each = 1;
+		rc = VS_OK;
+	} else if (resp.status != 200) {
+		vmw_fail(in, &resp, "confirming deletes", err);
+	} else if (vmw_vm_list_parse(in->tag, resp.body, resp.body_len, &sums,
+				     err) == VS_OK) {
+		*ask_each = sums.skipped > 0;
+		for (i = 0; i < n && !*ask_each; i++) {
+			const struct vs_vm *vm = vms[idx[i]];
+
+			states[idx[i]] = VS_CONFIRM_GONE;
+			for (j = 0; j < sums.n; j++)
+				if (strcmp(sums.items[j].vm.id, vm->id) == 0) {
+					states[idx[i]] = vmw_still_there(
+						in, vm, &errs[idx[i]]);
+					break;
+				}
+		}
+		rc = VS_OK;
+	}
+	in->host->http_response_release(&resp);
+	goto out;
+nomem:
+	vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+		     "%s: confirming deletes: out of memory", in->tag);
+out:
+	vmw_summaries_release(&sums);
+	vs_buf_release(&path);
+	return rc;
+}
+
+/*
+ * The VMs whose DELETE returned, looked for in batches with the list
+ * call's vms filter rather than one GET each.  A batch is at most
+ * VMW_CONFIRM_BATCH ids (far below the result cap, which one id can
+ * match only once) and VMW_CONFIRM_QUERY_MAX bytes of query, within
+ * what proxies in front of a vCenter take in a request line.
+ */
+static int vmw_confirm(void *state, struct vs_http *http,
+		       const struct vs_vm *const *vms, size_t n,
+		       enum vs_confirm_state *states, struct vs_error *errs,
+		       struct vs_error *err)
+{
+	struct vmw_instance *in = state;
+	size_t idx[VMW_CONFIRM_BATCH], i = 0, k, qlen;
+	int ask_each;
+
+	for (k = 0; k < n; k++) {
+		states[k] = VS_CONFIRM_PENDING;
+		vs_error_clear(&errs[k]);
+		if (vmw_check_vm(in, vms[k], err))
+			return VS_ERR;
+	}
+	while (i < n) {
+		size_t m = 0;
+
+		/* "&filter.vms=" and the id, at most three bytes a byte. */
+		for (qlen = 0; i < n && m < VMW_CONFIRM_BATCH; i++, m++) {
+			size_t add = 13 + 3 * strlen(vms[i]->id);
+
+			if (m && qlen + add > VMW_CONFIRM_QUERY_MAX)
+				break;
+			qlen += add;
+			idx[m] = i;
+		}
+		if (vmw_confirm_batch(in, http, vms, idx, m, states, errs,
+				      &ask_each, err))
+			return VS_ERR;
+		if (ask_each &&
+		    pv_confirm_each(in, vmw_confirm_one, http, vms, idx, m,
+				    states, errs, err))
+			return VS_ERR;
+	}
+	return VS_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -632,12 +776,12 @@ const struct vs_provider_ops vmsweep_provider = {
 	.abi_version = VS_PROVIDER_ABI_VERSION,
 	.type = "vmware",
 	.description = "VMware vSphere VMs (vCenter REST /api or /rest)",
-	.caps = VS_CAP_CREATED,
+	.caps = VS_CAP_CREATED | VS_CAP_CONFIRM,
 	.keys = vmw_keys,
 	.open = vmw_open,
 	.list = vmw_list,
 	.remove = vmw_remove,
 	.probe = vmw_probe,
-	.confirm = NULL,
+	.confirm = vmw_confirm,
 	.close = vmw_close,
 };

@@ -103,6 +103,7 @@ assert route('DELETE /api/session') >= 1, s['by_route']
 "
 
 # --- the real run deletes exactly the plan, stopping running VMs first
+gets=$(sim_stats "print(r.get('vmware GET /api/vcenter/vm/{vm}', 0))")
 sweep_check_real_run vmware "$IT_TMP/cfg.yaml" \
 	"protected, excluded and template VMs" \
 	"test_golden prod-db-2 infra-dns-1"
@@ -111,6 +112,9 @@ stops = route('POST /api/vcenter/vm/{vm}/power')
 assert stops == len('$RUNNING'.split()), (stops, s['by_route'])
 assert route('DELETE /api/vcenter/vm') == len('$SELECTED'.split()), s['by_route']
 assert s['by_status'].get('400', 0) == 0, s['by_status']
+"
+check "deletes are confirmed by a list call, not a GET per VM" sim_stats "
+assert r.get('vmware GET /api/vcenter/vm/{vm}', 0) == $gets, r
 "
 
 # --- a second run finds nothing to do: an empty selection is a success
@@ -164,6 +168,7 @@ check "legacy: spoke only /rest" sim_stats "
 assert route('/rest/vcenter/vm') > 0 and route('/rest/com/vmware/cis/session') > 0, s['by_route']
 assert route('POST /rest/vcenter/vm/{vm}/power/{action}') == 1, s['by_route']
 assert route(' /api/vcenter') == 0, s['by_route']
+assert r.get('vmware GET /rest/vcenter/vm/{vm}', 0) == 0, r
 "
 
 # --- 9,000 VMs behind a 4,000-VM cap are listed completely
