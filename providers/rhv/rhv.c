@@ -712,11 +712,10 @@ static int rhv_remove(void *state, struct vs_http *http, const struct vs_vm *vm,
 			*status = VS_REMOVE_ABSENT;
 			break;
 		}
-		kind = resp.status == 409
-			       ? rhv_fault_kind(rhv_fault_message(
-					 resp.body, resp.body_len, msg,
-					 sizeof(msg)))
-			       : RHV_FAULT_OTHER;
+		kind = resp.status == 409 ? rhv_fault_kind(rhv_fault_message(
+						    resp.body, resp.body_len,
+						    msg, sizeof(msg)))
+					  : RHV_FAULT_OTHER;
 		if (kind == RHV_FAULT_PROTECTED) {
 			*status = VS_REMOVE_PROTECTED;
 			vs_error_set(err, VS_EC_PROTECTED, 409, 0,

@@ -573,9 +573,8 @@ static int vmw_confirm(void *state, struct vs_http *http,
 		if (vmw_confirm_batch(in, http, vms, idx, m, states, errs,
 				      &ask_each, err))
 			return VS_ERR;
-		if (ask_each &&
-		    pv_confirm_each(in, vmw_confirm_one, http, vms, idx, m,
-				    states, errs, err))
+		if (ask_each && pv_confirm_each(in, vmw_confirm_one, http, vms,
+						idx, m, states, errs, err))
 			return VS_ERR;
 	}
 	return VS_OK;
