@@ -427,9 +427,14 @@ static int vmw_probe(void *state, struct vs_http *http, const struct vs_vm *vm,
 /* ------------------------------------------------------------------ */
 /* Confirm.                                                             */
 
-/* The VMs one confirmation list call asks about, and its longest query. */
-#define VMW_CONFIRM_BATCH     100
-#define VMW_CONFIRM_QUERY_MAX 4096
+/*
+ * One confirmation list call asks about at most this many VMs (one id
+ * matches one VM at most, so this stays below the result cap, 1000 on
+ * 6.5), in a path and query of at most this many bytes: within the 8 KiB
+ * request line that web servers and proxies commonly accept.
+ */
+#define VMW_CONFIRM_BATCH    500
+#define VMW_CONFIRM_PATH_MAX 6144
 
 /* A VM still there after its DELETE returned: the delete failed. */
 static enum vs_confirm_state vmw_still_there(struct vmw_instance *in,
@@ -471,37 +476,79 @@ static int vmw_confirm_one(void *ctx, struct vs_http *http,
 }
 
 /*
- * One list call filtered by the ids of vms[idx[0..n)]: a VM the answer
- * holds is still there, one it lacks is gone.  *ask_each is set, and
- * nothing judged, when the answer cannot tell: the vCenter refused the
- * filter (400, 404, the result cap) or left an entry out as unreadable.
+ * The list call path, filtered by the ids of vms[*next...], as many as
+ * fit: VMW_CONFIRM_BATCH and VMW_CONFIRM_PATH_MAX.  0 with their indexes
+ * in idx[0..*m) and *next past them; 1 when the first id alone does not
+ * fit (it is idx[0], to be asked about by GET); VS_ERR out of memory.
+ */
+static int vmw_confirm_path(struct vmw_instance *in,
+			    const struct vs_vm *const *vms, size_t n,
+			    size_t *next, size_t *idx, size_t *m,
+			    struct vs_buf *path, struct vs_error *err)
+{
+	int legacy = vmw_session_legacy(&in->sess), rc = VS_OK;
+	struct vs_buf one;
+
+	vs_buf_init(&one, 0);
+	vs_buf_release(path);
+	vs_buf_init(path, VMW_CONFIRM_PATH_MAX);
+	*m = 0;
+	if (vs_buf_adds(path, legacy ? "/rest/vcenter/vm" : "/api/vcenter/vm"))
+		rc = VS_ERR;
+	for (; rc == VS_OK && *next < n && *m < VMW_CONFIRM_BATCH; ++*next) {
+		vs_buf_reset(&one);
+		if (vs_buf_adds(&one, *m ? "&" : "?") ||
+		    vs_buf_adds(&one, legacy ? "filter.vms=" : "vms=") ||
+		    vs_buf_add_pct(&one, vms[*next]->id))
+			rc = VS_BUF_TOO_BIG;
+		else
+			rc = vs_buf_add(path, one.s, one.len);
+		if (rc == VS_BUF_TOO_BIG) {
+			/* Full: the id goes into the next call. */
+			if (*m) {
+				rc = VS_OK;
+				break;
+			}
+			idx[(*m)++] = (*next)++;
+			rc = 1;
+			break;
+		}
+		if (rc == VS_OK)
+			idx[(*m)++] = *next;
+	}
+	vs_buf_release(&one);
+	if (rc < 0)
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				    "%s: confirming deletes: out of memory",
+				    in->tag);
+	return rc;
+}
+
+/*
+ * One list call on path, filtered by the ids of vms[idx[0..n)]: a VM the
+ * answer holds is still there, one it lacks is gone.  *ask_each is set,
+ * and nothing judged, when the answer cannot tell: the vCenter refused
+ * the filter (400, 404, the result cap) or left an entry out as
+ * unreadable.
  */
 static int vmw_confirm_batch(struct vmw_instance *in, struct vs_http *http,
-			     const struct vs_vm *const *vms, const size_t *idx,
-			     size_t n, enum vs_confirm_state *states,
+			     const char *path, const struct vs_vm *const *vms,
+			     const size_t *idx, size_t n,
+			     enum vs_confirm_state *states,
 			     struct vs_error *errs, int *ask_each,
 			     struct vs_error *err)
 {
 	struct vs_http_response resp;
 	struct vmw_summaries sums;
 	struct vmw_fault f;
-	struct vs_buf path;
-	int legacy = vmw_session_legacy(&in->sess), rc = VS_ERR;
 	size_t i, j;
+	int rc = VS_ERR;
 
 	*ask_each = 0;
 	memset(&sums, 0, sizeof(sums));
-	vs_buf_init(&path, 0);
-	if (vs_buf_adds(&path, legacy ? "/rest/vcenter/vm" : "/api/vcenter/vm"))
-		goto nomem;
-	for (i = 0; i < n; i++)
-		if (vs_buf_adds(&path, i ? "&" : "?") ||
-		    vs_buf_adds(&path, legacy ? "filter.vms=" : "vms=") ||
-		    vs_buf_add_pct(&path, vms[idx[i]]->id))
-			goto nomem;
-	if (vmw_do(in, http, "GET", path.s, NULL, "confirming deletes", &resp,
+	if (vmw_do(in, http, "GET", path, NULL, "confirming deletes", &resp,
 		   err))
-		goto out;
+		return VS_ERR;
 	vmw_fault_parse(resp.body, resp.body_len, &f);
 	if (resp.status == 400 || resp.status == 404 ||
 	    vmw_fault_too_many(resp.status, &f)) {
@@ -526,22 +573,13 @@ static int vmw_confirm_batch(struct vmw_instance *in, struct vs_http *http,
 		rc = VS_OK;
 	}
 	in->host->http_response_release(&resp);
-	goto out;
-nomem:
-	vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-		     "%s: confirming deletes: out of memory", in->tag);
-out:
 	vmw_summaries_release(&sums);
-	vs_buf_release(&path);
 	return rc;
 }
 
 /*
- * The VMs whose DELETE returned, looked for in batches with the list
- * call's vms filter rather than one GET each.  A batch is at most
- * VMW_CONFIRM_BATCH ids (far below the result cap, which one id can
- * match only once) and VMW_CONFIRM_QUERY_MAX bytes of query, within
- * what proxies in front of a vCenter take in a request line.
+ * The VMs whose DELETE returned, looked for with the list call's vms
+ * filter, many in one call, rather than with one GET each.
  */
 static int vmw_confirm(void *state, struct vs_http *http,
 		       const struct vs_vm *const *vms, size_t n,
@@ -549,35 +587,38 @@ static int vmw_confirm(void *state, struct vs_http *http,
 		       struct vs_error *err)
 {
 	struct vmw_instance *in = state;
-	size_t idx[VMW_CONFIRM_BATCH], i = 0, k, qlen;
-	int ask_each;
+	struct vs_buf path;
+	size_t *idx = NULL, next = 0, m, k;
+	int ask_each, rc = VS_ERR;
 
+	vs_buf_init(&path, 0);
 	for (k = 0; k < n; k++) {
 		states[k] = VS_CONFIRM_PENDING;
 		vs_error_clear(&errs[k]);
 		if (vmw_check_vm(in, vms[k], err))
 			return VS_ERR;
 	}
-	while (i < n) {
-		size_t m = 0;
-
-		/* "&filter.vms=" and the id, at most three bytes a byte. */
-		for (qlen = 0; i < n && m < VMW_CONFIRM_BATCH; i++, m++) {
-			size_t add = 13 + 3 * strlen(vms[i]->id);
-
-			if (m && qlen + add > VMW_CONFIRM_QUERY_MAX)
-				break;
-			qlen += add;
-			idx[m] = i;
-		}
-		if (vmw_confirm_batch(in, http, vms, idx, m, states, errs,
-				      &ask_each, err))
-			return VS_ERR;
+	idx = calloc(VMW_CONFIRM_BATCH, sizeof(*idx));
+	if (!idx)
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				    "%s: out of memory", in->tag);
+	while (next < n) {
+		ask_each = vmw_confirm_path(in, vms, n, &next, idx, &m, &path,
+					    err);
+		if (ask_each < 0 ||
+		    (!ask_each &&
+		     vmw_confirm_batch(in, http, path.s, vms, idx, m, states,
+				       errs, &ask_each, err)))
+			goto out;
 		if (ask_each && pv_confirm_each(in, vmw_confirm_one, http, vms,
 						idx, m, states, errs, err))
-			return VS_ERR;
+			goto out;
 	}
-	return VS_OK;
+	rc = VS_OK;
+out:
+	vs_buf_release(&path);
+	free(idx);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
