@@ -428,13 +428,15 @@ static int vmw_probe(void *state, struct vs_http *http, const struct vs_vm *vm,
 /* Confirm.                                                             */
 
 /*
- * One confirmation list call asks about at most this many VMs (one id
- * matches one VM at most, so this stays below the result cap, 1000 on
- * 6.5), in a path and query of at most this many bytes: within the 8 KiB
- * request line that web servers and proxies commonly accept.
+ * One confirmation list call asks about at most this many VMs, in a path
+ * and query of at most this many bytes.  One id matches one VM at most,
+ * so the answer stays below the result cap (1000 on 6.5); the URL stays
+ * far inside the 8 KiB request line servers commonly accept, and the
+ * number of query parameters modest (a server keeps each one, and the
+ * simulator's stops answering at about 500).
  */
-#define VMW_CONFIRM_BATCH    500
-#define VMW_CONFIRM_PATH_MAX 6144
+#define VMW_CONFIRM_BATCH    200
+#define VMW_CONFIRM_PATH_MAX 4096
 
 /* A VM still there after its DELETE returned: the delete failed. */
 static enum vs_confirm_state vmw_still_there(struct vmw_instance *in,

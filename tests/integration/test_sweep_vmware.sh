@@ -191,6 +191,25 @@ assert route('GET /api/vcenter/vm') >= 10, s['by_route']
 "
 check "the partitioning is logged" grep -q "result cap" "$IT_TMP/err"
 
+# --- 455 deletes are confirmed in a few filtered list calls (200 ids at
+# most each), not one GET per VM
+mkinventory "$IT_TMP/many.json" 450
+sim_start --inventory "$IT_TMP/many.json" || exit 1
+vmware_config "$IT_TMP/many.yaml"
+sweep_rules "$IT_TMP/many.yaml" -1 100
+lists=$(sim_stats "print(route('GET /api/vcenter/vm'))")
+vs -c "$IT_TMP/many.yaml" run --yes --report "$IT_TMP/many-report.json"
+check "455 deletes: run exits 0" [ "$RC" = 0 ]
+check "455 deletes: every VM deleted" report_check "$IT_TMP/many-report.json" "
+assert len(names) == 455, len(names)
+assert all(v['outcome'] == 'deleted' for v in r['vms']), r['vms'][:3]
+"
+check "455 deletes: confirmed by list calls, no GET per VM" sim_stats "
+assert r.get('vmware GET /api/vcenter/vm/{vm}', 0) == 0, r
+# the listing's own calls, then three confirmation batches at least
+assert route('GET /api/vcenter/vm') - $lists >= 4, r
+"
+
 # --- a session expiring mid-run is renewed once per expiry, not per worker
 mkinventory "$IT_TMP/ttl.json" 60
 sim_start --inventory "$IT_TMP/ttl.json" --session-ttl 40 || exit 1
