@@ -4,8 +4,10 @@
  *
  * The engine deletes only VMs that are down, so remove() stops the VM
  * first (a hard power-off, as the engine's Ansible modules do before
- * removing) and waits for "down", waiting out the statuses a VM leaves
- * on its own (image_locked, migrating, ...).  After DELETE the VM
+ * removing), waiting out the statuses a VM leaves on its own
+ * (image_locked, migrating, ...).  A VM listed down goes straight to its
+ * DELETE, and a stopped one too: only when the engine refuses it as not
+ * down yet does remove() poll until it is.  After DELETE the VM
  * lingers in image_locked while its disks are removed, so remove()
  * returns REQUESTED and confirm() watches until the engine answers 404.
  * The engine's own protection is delete_protected: such a VM is

@@ -4,16 +4,17 @@
  * (/api, or the legacy /rest), plus VI/JSON for creation dates.
  *
  * Deleting is synchronous on vSphere: a powered-on or suspended VM is
- * stopped (hard power-off), DELETE returns once the VM is gone, and one
- * GET confirms the 404.  So remove() never returns REQUESTED and the
- * provider has no confirm().  vSphere's own protection is a template;
+ * stopped (hard power-off) and DELETE returns once the VM is gone.
+ * remove() then returns REQUESTED, and confirm() checks that the VMs are
+ * gone with one list call filtered by up to 200 ids, instead of a GET
+ * each on the workers.  vSphere's own protection is a template;
  * templates do not appear in the REST VM list, and a VM that VI/JSON
  * reports as a template is marked protected.
  *
- * Threading: list and open/close run on one thread; remove and probe run
- * on many workers with their own struct vs_http.  The only shared mutable
- * state they touch is the session (vmw_session.c); the rest of the
- * instance is read-only after open.
+ * Threading: list and open/close run on one thread; remove, probe and
+ * confirm run on many workers with their own struct vs_http.  The only
+ * shared mutable state they touch is the session (vmw_session.c); the
+ * rest of the instance is read-only after open.
  */
 #include "vmw_internal.h"
 
