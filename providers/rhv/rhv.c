@@ -4,8 +4,10 @@
  *
  * The engine deletes only VMs that are down, so remove() stops the VM
  * first (a hard power-off, as the engine's Ansible modules do before
- * removing) and waits for "down", waiting out the statuses a VM leaves
- * on its own (image_locked, migrating, ...).  After DELETE the VM
+ * removing), waiting out the statuses a VM leaves on its own
+ * (image_locked, migrating, ...).  A VM listed down goes straight to its
+ * DELETE, and a stopped one too: only when the engine refuses it as not
+ * down yet does remove() poll until it is.  After DELETE the VM
  * lingers in image_locked while its disks are removed, so remove()
  * returns REQUESTED and confirm() watches until the engine answers 404.
  * The engine's own protection is delete_protected: such a VM is
@@ -26,7 +28,7 @@
 /* Below this many VMs confirm asks about each; above, it lists. */
 #define RHV_CONFIRM_LIST_MIN 20
 /* Polling a VM's status: first wait, doubling up to the cap. */
-#define RHV_POLL_FIRST_MS 250
+#define RHV_POLL_FIRST_MS 50
 #define RHV_POLL_MAX_MS	  2000
 /* Looks at a VM still not going down before sending stop again. */
 #define RHV_RESTOP_POLLS 8
@@ -505,21 +507,54 @@ static int rhv_stop(struct rhv_instance *in, struct vs_http *http,
 }
 
 /*
- * Bring the VM to a status the engine deletes in: wait out transient
- * statuses, stop it when it runs, poll until down; all bounded by the
- * deadline and cut short by cancellation.  *outcome is 0 (ready to
- * delete), VS_REMOVE_ABSENT or VS_REMOVE_PROTECTED.
+ * A refused stop that says the VM is not running: it went down since we
+ * looked (the engine's "VM is not running", or "VM <name> is Down").
+ */
+static int rhv_not_running(const char *msg)
+{
+	return pv_contains_ci(msg, "not running") ||
+	       pv_contains_ci(msg, "is down");
+}
+
+/* Why remove() may send the DELETE now. */
+enum rhv_ready {
+	RHV_READY_GUESS = 1, /* the listing, or a stop refused as not running */
+	RHV_READY_SEEN,	     /* our own look found the VM down */
+	RHV_READY_STOPPED,   /* the engine completed our stop just now */
+};
+
+/* One VM's way down, kept across its looks and DELETEs. */
+struct rhv_prep {
+	int64_t deadline;
+	long delay;	    /* the next wait between looks */
+	int stops;	    /* stops the engine took */
+	int since_stop;	    /* waits since the last one */
+	int not_running;    /* stops refused as "not running" */
+	enum rhv_ready why; /* set when rhv_prepare() returns ready */
+};
+
+/*
+ * Bring the VM to where a DELETE may succeed: look at it (GET), wait out
+ * transient statuses, stop it when it runs; bounded by the deadline and
+ * cut short by cancellation.  With wait_first the first look comes after
+ * a wait (the VM was just stopped and is not down yet).  *outcome is 0
+ * (send the DELETE now; p->why says why), VS_REMOVE_ABSENT or
+ * VS_REMOVE_PROTECTED.
+ *
+ * The look before a stop is what keeps a VM protected since the listing
+ * from being powered off: the engine refuses to delete a
+ * delete_protected VM but stops it all the same.  After a stop the
+ * engine completed, the DELETE is sent without another look; it is
+ * refused (409) while the VM is not down yet, and then the looks resume.
  */
 static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
-		       const struct vs_vm *vm, int64_t deadline, int *outcome,
-		       struct vs_error *err)
+		       const struct vs_vm *vm, struct rhv_prep *p,
+		       int wait_first, int *outcome, struct vs_error *err)
 {
 	struct vs_error stop_err;
 	struct vs_vm cur;
-	char what[160], name[96], status[48];
-	long delay = RHV_POLL_FIRST_MS;
-	int stops = 0, since_stop = 0, found, gone;
-	int stop_failed = 0;
+	char what[160], name[96], status[48] = "";
+	int found, gone, stop_failed = 0;
 
 	*outcome = 0;
 	rhv_what(what, sizeof(what), "delete", vm);
@@ -527,6 +562,30 @@ static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 	for (;;) {
 		const char *st;
 
+		if (wait_first) {
+			if (rhv_now_ms() >= p->deadline)
+				return vs_error_set(
+					err,
+					pv_streq_ci(status, "image_locked")
+						? VS_EC_LOCKED
+						: VS_EC_TIMEOUT,
+					0, 1,
+					"%s: %s: still %s when the delete "
+					"timeout ran out",
+					in->tag, what,
+					status[0] ? status : "not down");
+			if (in->host->sleep_ms(p->delay))
+				return vs_error_set(
+					err, VS_EC_CANCELLED, 0, 0,
+					"%s: %s: stopped while waiting for "
+					"the VM to go down",
+					in->tag, what);
+			p->delay = p->delay * 2 > RHV_POLL_MAX_MS
+					   ? RHV_POLL_MAX_MS
+					   : p->delay * 2;
+			p->since_stop++;
+		}
+		wait_first = 1;
 		if (rhv_get(in, http, vm, &found, &cur, err))
 			return VS_ERR;
 		if (!found) {
@@ -547,6 +606,7 @@ static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 		if (rhv_status_deletable(st) ||
 		    (in->set.force && pv_streq_ci(st, "image_locked"))) {
 			vs_vm_release(&cur);
+			p->why = RHV_READY_SEEN;
 			return VS_OK;
 		}
 		vs_vm_release(&cur);
@@ -555,48 +615,38 @@ static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 			*err = stop_err;
 			return VS_ERR;
 		}
-		if (!rhv_status_transient(status) &&
-		    (stops == 0 || (!pv_streq_ci(status, "powering_down") &&
-				    since_stop >= RHV_RESTOP_POLLS &&
-				    stops < RHV_MAX_STOPS))) {
-			/* Running, paused, suspended, not responding. */
-			vs_error_clear(&stop_err);
-			if (rhv_stop(in, http, vm, &gone, &stop_err)) {
-				if (stop_err.cls == VS_EC_AUTH ||
-				    stop_err.cls == VS_EC_CANCELLED) {
-					*err = stop_err;
-					return VS_ERR;
-				}
-				/* Look once more: it may have gone down. */
-				stop_failed = 1;
-				continue;
+		if (rhv_status_transient(status) ||
+		    (p->stops > 0 && (pv_streq_ci(status, "powering_down") ||
+				      p->since_stop < RHV_RESTOP_POLLS ||
+				      p->stops >= RHV_MAX_STOPS)))
+			continue;
+		/* Running, paused, suspended, not responding. */
+		vs_error_clear(&stop_err);
+		if (rhv_stop(in, http, vm, &gone, &stop_err)) {
+			if (stop_err.cls == VS_EC_AUTH ||
+			    stop_err.cls == VS_EC_CANCELLED) {
+				*err = stop_err;
+				return VS_ERR;
 			}
-			if (gone) {
-				*outcome = VS_REMOVE_ABSENT;
+			if (rhv_not_running(stop_err.message) &&
+			    !p->not_running++) {
+				/* Down since our look: the DELETE tells. */
+				p->why = RHV_READY_GUESS;
 				return VS_OK;
 			}
-			stops++;
-			since_stop = 0;
+			/* Look once more: it may have gone down. */
+			stop_failed = 1;
+			wait_first = 0;
+			continue;
 		}
-		if (rhv_now_ms() >= deadline) {
-			return vs_error_set(
-				err,
-				pv_streq_ci(status, "image_locked")
-					? VS_EC_LOCKED
-					: VS_EC_TIMEOUT,
-				0, 1,
-				"%s: %s: still %s when the delete timeout "
-				"ran out",
-				in->tag, what, status[0] ? status : "not down");
+		if (gone) {
+			*outcome = VS_REMOVE_ABSENT;
+			return VS_OK;
 		}
-		if (in->host->sleep_ms(delay))
-			return vs_error_set(err, VS_EC_CANCELLED, 0, 0,
-					    "%s: %s: stopped while waiting for "
-					    "the VM to go down",
-					    in->tag, what);
-		delay = delay * 2 > RHV_POLL_MAX_MS ? RHV_POLL_MAX_MS
-						    : delay * 2;
-		since_stop++;
+		p->stops++;
+		p->since_stop = 0;
+		p->why = RHV_READY_STOPPED;
+		return VS_OK;
 	}
 }
 
@@ -605,15 +655,18 @@ static int rhv_remove(void *state, struct vs_http *http, const struct vs_vm *vm,
 {
 	struct rhv_instance *in = state;
 	struct vs_http_response resp;
+	struct rhv_prep prep;
 	char what[160], msg[RHV_MSG_MAX];
 	char *url = NULL;
-	int64_t deadline;
-	int outcome, restarted = 0, have_resp = 0, rc = VS_ERR;
+	enum rhv_fault_kind kind;
+	int outcome, restarted = 0, look, wait = 0, have_resp = 0, rc = VS_ERR;
 
 	if (rhv_check_vm(in, vm, err))
 		return VS_ERR;
 	rhv_what(what, sizeof(what), "delete", vm);
-	deadline = rhv_now_ms() + in->set.delete_timeout_ms;
+	memset(&prep, 0, sizeof(prep));
+	prep.deadline = rhv_now_ms() + in->set.delete_timeout_ms;
+	prep.delay = RHV_POLL_FIRST_MS;
 	url = rhv_vm_url(in->set.urls.api, vm->id,
 			 in->set.force ? "?force=true" : "");
 	if (!url) {
@@ -621,47 +674,78 @@ static int rhv_remove(void *state, struct vs_http *http, const struct vs_vm *vm,
 			     in->tag);
 		goto out;
 	}
-again:
-	if (rhv_prepare(in, http, vm, deadline, &outcome, err))
-		goto out;
-	if (outcome) {
-		*status = (enum vs_remove_status)outcome;
-		rc = VS_OK;
-		goto out;
-	}
-	if (rhv_api_do(in, http, "DELETE", url, NULL, 1, &resp, err))
-		goto out;
-	have_resp = 1;
-	if (resp.status == 200 || resp.status == 202 || resp.status == 204) {
-		if (rhv_action_failed(resp.body, resp.body_len, msg,
-				      sizeof(msg))) {
-			vs_error_set(err, VS_EC_SERVER, (int)resp.status, 1,
-				     "%s: %s failed: %s", in->tag, what, msg);
+	/*
+	 * A VM the listing showed down goes straight to its DELETE: the
+	 * engine itself refuses to delete one that is delete_protected or
+	 * running now, and either answer is handled below.  Every other VM
+	 * is looked at first (rhv_prepare).
+	 */
+	look = !rhv_status_deletable(vm->status) || vm->platform_protection;
+	prep.why = RHV_READY_GUESS;
+	for (;;) {
+		if (look) {
+			if (rhv_prepare(in, http, vm, &prep, wait, &outcome,
+					err))
+				goto out;
+			if (outcome) {
+				*status = (enum vs_remove_status)outcome;
+				rc = VS_OK;
+				goto out;
+			}
+		}
+		if (rhv_api_do(in, http, "DELETE", url, NULL, 1, &resp, err))
+			goto out;
+		have_resp = 1;
+		if (resp.status == 200 || resp.status == 202 ||
+		    resp.status == 204) {
+			if (rhv_action_failed(resp.body, resp.body_len, msg,
+					      sizeof(msg))) {
+				vs_error_set(err, VS_EC_SERVER,
+					     (int)resp.status, 1,
+					     "%s: %s failed: %s", in->tag, what,
+					     msg);
+				goto out;
+			}
+			/* It lingers image_locked until its disks are gone. */
+			*status = VS_REMOVE_REQUESTED;
+			break;
+		}
+		if (resp.status == 404) {
+			*status = VS_REMOVE_ABSENT;
+			break;
+		}
+		kind = resp.status == 409 ? rhv_fault_kind(rhv_fault_message(
+						    resp.body, resp.body_len,
+						    msg, sizeof(msg)))
+					  : RHV_FAULT_OTHER;
+		if (kind == RHV_FAULT_PROTECTED) {
+			*status = VS_REMOVE_PROTECTED;
+			vs_error_set(err, VS_EC_PROTECTED, 409, 0,
+				     "%s: %s refused: %s", in->tag, what, msg);
+			break;
+		}
+		if ((kind == RHV_FAULT_RUNNING || kind == RHV_FAULT_LOCKED) &&
+		    prep.why != RHV_READY_SEEN) {
+			/*
+			 * Stopped but not down yet: look again after a
+			 * wait, until it is.  Not as the listing said:
+			 * look now.
+			 */
+			wait = prep.why == RHV_READY_STOPPED;
+		} else if (kind == RHV_FAULT_RUNNING && !restarted) {
+			/* Started again between our look and the delete. */
+			in->host->log(VS_LOG_INFO, in->tag,
+				      "%s: %s; stopping again", what, msg);
+			restarted = 1;
+			prep.stops = 0;
+			wait = 0;
+		} else {
+			rhv_fail(in, &resp, what, err);
 			goto out;
 		}
-		/* The VM lingers in image_locked until its disks are gone. */
-		*status = VS_REMOVE_REQUESTED;
-	} else if (resp.status == 404) {
-		*status = VS_REMOVE_ABSENT;
-	} else if (resp.status == 409 &&
-		   rhv_fault_kind(rhv_fault_message(resp.body, resp.body_len,
-						    msg, sizeof(msg))) ==
-			   RHV_FAULT_PROTECTED) {
-		*status = VS_REMOVE_PROTECTED;
-		vs_error_set(err, VS_EC_PROTECTED, 409, 0, "%s: %s refused: %s",
-			     in->tag, what, msg);
-	} else if (resp.status == 409 &&
-		   rhv_fault_kind(msg) == RHV_FAULT_RUNNING && !restarted) {
-		/* Started again between our look and the delete. */
-		in->host->log(VS_LOG_INFO, in->tag, "%s: %s; stopping again",
-			      what, msg);
-		restarted = 1;
 		in->host->http_response_release(&resp);
 		have_resp = 0;
-		goto again;
-	} else {
-		rhv_fail(in, &resp, what, err);
-		goto out;
+		look = 1;
 	}
 	rc = VS_OK;
 out:

@@ -4,16 +4,17 @@
  * (/api, or the legacy /rest), plus VI/JSON for creation dates.
  *
  * Deleting is synchronous on vSphere: a powered-on or suspended VM is
- * stopped (hard power-off), DELETE returns once the VM is gone, and one
- * GET confirms the 404.  So remove() never returns REQUESTED and the
- * provider has no confirm().  vSphere's own protection is a template;
+ * stopped (hard power-off) and DELETE returns once the VM is gone.
+ * remove() then returns REQUESTED, and confirm() checks that the VMs are
+ * gone with one list call filtered by up to 200 ids, instead of a GET
+ * each on the workers.  vSphere's own protection is a template;
  * templates do not appear in the REST VM list, and a VM that VI/JSON
  * reports as a template is marked protected.
  *
- * Threading: list and open/close run on one thread; remove and probe run
- * on many workers with their own struct vs_http.  The only shared mutable
- * state they touch is the session (vmw_session.c); the rest of the
- * instance is read-only after open.
+ * Threading: list and open/close run on one thread; remove, probe and
+ * confirm run on many workers with their own struct vs_http.  The only
+ * shared mutable state they touch is the session (vmw_session.c); the
+ * rest of the instance is read-only after open.
  */
 #include "vmw_internal.h"
 
@@ -384,25 +385,12 @@ static int vmw_remove(void *state, struct vs_http *http, const struct vs_vm *vm,
 		vmw_fail(in, &resp, what, err);
 		goto out;
 	}
-	in->host->http_response_release(&resp);
-	have_resp = 0;
-
-	/* DELETE returns when the task ended; one look confirms it. */
-	vmw_what(what, sizeof(what), "confirming the delete", vm);
-	if (vmw_vm_call(in, http, "GET", vm, "", what, &st, &resp, err))
-		goto out;
-	have_resp = 1;
-	if (st == 404) {
-		*status = VS_REMOVE_DELETED;
-		rc = VS_OK;
-	} else if (st == 200) {
-		vs_error_set(err, VS_EC_SERVER, 200, 1,
-			     "%s: %s: the VM is still there after its delete "
-			     "returned",
-			     in->tag, what);
-	} else {
-		vmw_fail(in, &resp, what, err);
-	}
+	/*
+	 * DELETE returns when the task ended.  confirm() checks that the VM
+	 * is gone, with one list call for many VMs instead of a GET each.
+	 */
+	*status = VS_REMOVE_REQUESTED;
+	rc = VS_OK;
 out:
 	if (have_resp)
 		in->host->http_response_release(&resp);
@@ -434,6 +422,205 @@ static int vmw_probe(void *state, struct vs_http *http, const struct vs_vm *vm,
 		vmw_fail(in, &resp, what, err);
 	}
 	in->host->http_response_release(&resp);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Confirm.                                                             */
+
+/*
+ * One confirmation list call asks about at most this many VMs, in a path
+ * and query of at most this many bytes.  One id matches one VM at most,
+ * so the answer stays below the result cap (1000 on 6.5); the URL stays
+ * far inside the 8 KiB request line servers commonly accept, and the
+ * number of query parameters modest (a server keeps each one, and the
+ * simulator's stops answering at about 500).
+ */
+#define VMW_CONFIRM_BATCH    200
+#define VMW_CONFIRM_PATH_MAX 4096
+
+/* A VM still there after its DELETE returned: the delete failed. */
+static enum vs_confirm_state vmw_still_there(struct vmw_instance *in,
+					     const struct vs_vm *vm,
+					     struct vs_error *e)
+{
+	char what[160];
+
+	vs_error_set(e, VS_EC_SERVER, 200, 1,
+		     "%s: %s: the VM is still there after its delete "
+		     "returned",
+		     in->tag,
+		     vmw_what(what, sizeof(what), "confirming the delete", vm));
+	return VS_CONFIRM_FAILED;
+}
+
+/* Ask about one VM (pv_confirm_each): GET {vm}, 404 is gone. */
+static int vmw_confirm_one(void *ctx, struct vs_http *http,
+			   const struct vs_vm *vm, enum vs_confirm_state *state,
+			   struct vs_error *vm_err, struct vs_error *e)
+{
+	struct vmw_instance *in = ctx;
+	struct vs_http_response resp;
+	char what[160];
+	long st;
+	int rc = VS_OK;
+
+	vmw_what(what, sizeof(what), "confirming the delete", vm);
+	if (vmw_vm_call(in, http, "GET", vm, "", what, &st, &resp, e))
+		return VS_ERR;
+	if (st == 404)
+		*state = VS_CONFIRM_GONE;
+	else if (st == 200)
+		*state = vmw_still_there(in, vm, vm_err);
+	else
+		rc = vmw_fail(in, &resp, what, e);
+	in->host->http_response_release(&resp);
+	return rc;
+}
+
+/*
+ * The list call path, filtered by the ids of vms[*next...], as many as
+ * fit: VMW_CONFIRM_BATCH and VMW_CONFIRM_PATH_MAX.  0 with their indexes
+ * in idx[0..*m) and *next past them; 1 when the first id alone does not
+ * fit (it is idx[0], to be asked about by GET); VS_ERR out of memory.
+ */
+static int vmw_confirm_path(struct vmw_instance *in,
+			    const struct vs_vm *const *vms, size_t n,
+			    size_t *next, size_t *idx, size_t *m,
+			    struct vs_buf *path, struct vs_error *err)
+{
+	int legacy = vmw_session_legacy(&in->sess), rc = VS_OK;
+	struct vs_buf one;
+
+	vs_buf_init(&one, 0);
+	vs_buf_release(path);
+	vs_buf_init(path, VMW_CONFIRM_PATH_MAX);
+	*m = 0;
+	if (vs_buf_adds(path, legacy ? "/rest/vcenter/vm" : "/api/vcenter/vm"))
+		rc = VS_ERR;
+	for (; rc == VS_OK && *next < n && *m < VMW_CONFIRM_BATCH; ++*next) {
+		vs_buf_reset(&one);
+		if (vs_buf_adds(&one, *m ? "&" : "?") ||
+		    vs_buf_adds(&one, legacy ? "filter.vms=" : "vms=") ||
+		    vs_buf_add_pct(&one, vms[*next]->id))
+			rc = VS_BUF_TOO_BIG;
+		else
+			rc = vs_buf_add(path, one.s, one.len);
+		if (rc == VS_BUF_TOO_BIG) {
+			/* Full: the id goes into the next call. */
+			if (*m) {
+				rc = VS_OK;
+				break;
+			}
+			idx[(*m)++] = (*next)++;
+			rc = 1;
+			break;
+		}
+		if (rc == VS_OK)
+			idx[(*m)++] = *next;
+	}
+	vs_buf_release(&one);
+	if (rc < 0)
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				    "%s: confirming deletes: out of memory",
+				    in->tag);
+	return rc;
+}
+
+/*
+ * One list call on path, filtered by the ids of vms[idx[0..n)]: a VM the
+ * answer holds is still there, one it lacks is gone.  *ask_each is set,
+ * and nothing judged, when the answer cannot tell: the vCenter refused
+ * the filter (400, 404, the result cap) or left an entry out as
+ * unreadable.
+ */
+static int vmw_confirm_batch(struct vmw_instance *in, struct vs_http *http,
+			     const char *path, const struct vs_vm *const *vms,
+			     const size_t *idx, size_t n,
+			     enum vs_confirm_state *states,
+			     struct vs_error *errs, int *ask_each,
+			     struct vs_error *err)
+{
+	struct vs_http_response resp;
+	struct vmw_summaries sums;
+	struct vmw_fault f;
+	size_t i, j;
+	int rc = VS_ERR;
+
+	*ask_each = 0;
+	memset(&sums, 0, sizeof(sums));
+	if (vmw_do(in, http, "GET", path, NULL, "confirming deletes", &resp,
+		   err))
+		return VS_ERR;
+	vmw_fault_parse(resp.body, resp.body_len, &f);
+	if (resp.status == 400 || resp.status == 404 ||
+	    vmw_fault_too_many(resp.status, &f)) {
+		*ask_each = 1;
+		rc = VS_OK;
+	} else if (resp.status != 200) {
+		vmw_fail(in, &resp, "confirming deletes", err);
+	} else if (vmw_vm_list_parse(in->tag, resp.body, resp.body_len, &sums,
+				     err) == VS_OK) {
+		*ask_each = sums.skipped > 0;
+		for (i = 0; i < n && !*ask_each; i++) {
+			const struct vs_vm *vm = vms[idx[i]];
+
+			states[idx[i]] = VS_CONFIRM_GONE;
+			for (j = 0; j < sums.n; j++)
+				if (strcmp(sums.items[j].vm.id, vm->id) == 0) {
+					states[idx[i]] = vmw_still_there(
+						in, vm, &errs[idx[i]]);
+					break;
+				}
+		}
+		rc = VS_OK;
+	}
+	in->host->http_response_release(&resp);
+	vmw_summaries_release(&sums);
+	return rc;
+}
+
+/*
+ * The VMs whose DELETE returned, looked for with the list call's vms
+ * filter, many in one call, rather than with one GET each.
+ */
+static int vmw_confirm(void *state, struct vs_http *http,
+		       const struct vs_vm *const *vms, size_t n,
+		       enum vs_confirm_state *states, struct vs_error *errs,
+		       struct vs_error *err)
+{
+	struct vmw_instance *in = state;
+	struct vs_buf path;
+	size_t *idx = NULL, next = 0, m, k;
+	int ask_each, rc = VS_ERR;
+
+	vs_buf_init(&path, 0);
+	for (k = 0; k < n; k++) {
+		states[k] = VS_CONFIRM_PENDING;
+		vs_error_clear(&errs[k]);
+		if (vmw_check_vm(in, vms[k], err))
+			return VS_ERR;
+	}
+	idx = calloc(VMW_CONFIRM_BATCH, sizeof(*idx));
+	if (!idx)
+		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+				    "%s: out of memory", in->tag);
+	while (next < n) {
+		ask_each = vmw_confirm_path(in, vms, n, &next, idx, &m, &path,
+					    err);
+		if (ask_each < 0 ||
+		    (!ask_each &&
+		     vmw_confirm_batch(in, http, path.s, vms, idx, m, states,
+				       errs, &ask_each, err)))
+			goto out;
+		if (ask_each && pv_confirm_each(in, vmw_confirm_one, http, vms,
+						idx, m, states, errs, err))
+			goto out;
+	}
+	rc = VS_OK;
+out:
+	vs_buf_release(&path);
+	free(idx);
 	return rc;
 }
 
@@ -632,12 +819,12 @@ const struct vs_provider_ops vmsweep_provider = {
 	.abi_version = VS_PROVIDER_ABI_VERSION,
 	.type = "vmware",
 	.description = "VMware vSphere VMs (vCenter REST /api or /rest)",
-	.caps = VS_CAP_CREATED,
+	.caps = VS_CAP_CREATED | VS_CAP_CONFIRM,
 	.keys = vmw_keys,
 	.open = vmw_open,
 	.list = vmw_list,
 	.remove = vmw_remove,
 	.probe = vmw_probe,
-	.confirm = NULL,
+	.confirm = vmw_confirm,
 	.close = vmw_close,
 };

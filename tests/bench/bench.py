@@ -207,11 +207,14 @@ def run_scenario(root, sc, keep):
         for s in sims:
             b, a = before[s.platform], after[s.platform]
             per = {"auth": 0, "mutating": 0, "vm-read": 0, "list": 0}
+            routes = {}
             for route, n in a["by_route"].items():
                 if route.startswith("sim "):
                     continue
                 n -= b["by_route"].get(route, 0)
                 per[classify(route)] += n
+                if n:
+                    routes[route] = n
             # Each stats fetch is one connection of its own.
             conns = a["connections"] - b["connections"] - 1
             tls = a.get("tls_handshakes", 0) - b.get("tls_handshakes", 0)
@@ -219,7 +222,8 @@ def run_scenario(root, sc, keep):
                 tls -= 1
             res["providers"][s.platform] = {
                 "requests": sum(per.values()), "conns": conns, "tls": tls,
-                "max_in_flight": a["max_in_flight"], **per}
+                "max_in_flight": a["max_in_flight"], "by_route": routes,
+                **per}
             mut += per["mutating"]
             reads += per["vm-read"]
         res["mutating"] = mut

@@ -217,6 +217,9 @@ def group_main():
           lst("folders=group-v1001")[1] == ["vm-101", "vm-102", "vm-110"])
     check("vms filters", lst("vms=vm-103&vms=vm-104")[1] ==
           ["vm-103", "vm-104"])
+    check("an unknown id in vms matches nothing, no error",
+          lst("vms=vm-103&vms=vm-999999") == (200, ["vm-103"]))
+    check("a template id in vms is not listed", lst("vms=vm-105")[1] == [])
     st, j = lst("power_states=RUNNING")
     check("a bad power_states value is 400 INVALID_ARGUMENT",
           err_is(st, j, 400, "INVALID_ARGUMENT"), (st, j))
@@ -229,6 +232,9 @@ def group_main():
     check("legacy indexed filter.names.1",
           lst("filter.names.1=dup&filter.names.2=keeper", ltok, True)[1] ==
           ["vm-106", "vm-108", "vm-109"])
+    check("legacy filter.vms",
+          lst("filter.vms=vm-103&filter.vms=vm-999999", ltok, True) ==
+          (200, ["vm-103"]))
     check("legacy filter.power_states",
           lst("filter.power_states=SUSPENDED", ltok, True)[1] == ["vm-103"])
 

@@ -85,7 +85,9 @@ sweep_check_real_run rhv "$IT_TMP/cfg.yaml" "protected and excluded VMs" \
 check "running, suspended and paused VMs were stopped first, down ones not" sim_stats "
 stops = count('/stop', 'POST')
 assert 5 <= stops <= 7, r
-assert count('DELETE') == $NSEL, r
+# A DELETE right after a stop is refused while the VM is still going
+# down (--delete-polls 2), and sent again once it is down.
+assert $NSEL <= count('DELETE') <= $NSEL + stops, r
 "
 check "one SSO login per command, not one per worker" sim_stats "
 assert count('oauth/token') <= 4, r

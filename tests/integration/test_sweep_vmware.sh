@@ -124,6 +124,7 @@ assert route('DELETE /api/session') >= 1, s['by_route']
 "
 
 # --- the real run deletes exactly the plan, stopping running VMs first
+gets=$(sim_stats "print(r.get('vmware GET /api/vcenter/vm/{vm}', 0))")
 sweep_check_real_run vmware "$IT_TMP/cfg.yaml" \
 	"protected, excluded and template VMs" \
 	"test_golden prod-db-2 infra-dns-1"
@@ -132,6 +133,9 @@ stops = route('POST /api/vcenter/vm/{vm}/power')
 assert stops == len('$RUNNING'.split()), (stops, s['by_route'])
 assert route('DELETE /api/vcenter/vm') == len('$SELECTED'.split()), s['by_route']
 assert s['by_status'].get('400', 0) == 0, s['by_status']
+"
+check "deletes are confirmed by a list call, not a GET per VM" sim_stats "
+assert r.get('vmware GET /api/vcenter/vm/{vm}', 0) == $gets, r
 "
 
 # --- a second run finds nothing to do: an empty selection is a success
@@ -185,6 +189,7 @@ check "legacy: spoke only /rest" sim_stats "
 assert route('/rest/vcenter/vm') > 0 and route('/rest/com/vmware/cis/session') > 0, s['by_route']
 assert route('POST /rest/vcenter/vm/{vm}/power/{action}') == 1, s['by_route']
 assert route(' /api/vcenter') == 0, s['by_route']
+assert r.get('vmware GET /rest/vcenter/vm/{vm}', 0) == 0, r
 "
 
 # --- 9,000 VMs behind a 4,000-VM cap are listed completely
@@ -206,6 +211,25 @@ assert route('GET /api/vcenter/host') == 1, s['by_route']
 assert route('GET /api/vcenter/vm') >= 10, s['by_route']
 "
 check "the partitioning is logged" grep -q "result cap" "$IT_TMP/err"
+
+# --- 455 deletes are confirmed in a few filtered list calls (200 ids at
+# most each), not one GET per VM
+mkinventory "$IT_TMP/many.json" 450
+sim_start --inventory "$IT_TMP/many.json" || exit 1
+vmware_config "$IT_TMP/many.yaml"
+sweep_rules "$IT_TMP/many.yaml" -1 100
+lists=$(sim_stats "print(route('GET /api/vcenter/vm'))")
+vs -c "$IT_TMP/many.yaml" run --yes --report "$IT_TMP/many-report.json"
+check "455 deletes: run exits 0" [ "$RC" = 0 ]
+check "455 deletes: every VM deleted" report_check "$IT_TMP/many-report.json" "
+assert len(names) == 455, len(names)
+assert all(v['outcome'] == 'deleted' for v in r['vms']), r['vms'][:3]
+"
+check "455 deletes: confirmed by list calls, no GET per VM" sim_stats "
+assert r.get('vmware GET /api/vcenter/vm/{vm}', 0) == 0, r
+# the listing's own calls, then three confirmation batches at least
+assert route('GET /api/vcenter/vm') - $lists >= 4, r
+"
 
 # --- a session expiring mid-run is renewed once per expiry, not per worker
 mkinventory "$IT_TMP/ttl.json" 60
