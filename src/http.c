@@ -907,8 +907,17 @@ static CURLcode setup(struct vs_http *h, const struct vs_http_request *req,
 #endif
 	SETOPT(CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
-	if (req->ca_file)
+	if (req->ca_file) {
+		/*
+		 * ca_file replaces the system store: without this, the CA
+		 * directory libcurl was built with (Debian: /etc/ssl/certs)
+		 * would still be trusted, and libcurl would not cache the
+		 * store it parsed from ca_file, parsing it again on every
+		 * new connection (OpenSSL 3 decodes each key slowly).
+		 */
 		SETOPT(CURLOPT_CAINFO, req->ca_file);
+		SETOPT(CURLOPT_CAPATH, NULL);
+	}
 	if (req->basic_user) {
 		SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SETOPT(CURLOPT_USERNAME, req->basic_user);

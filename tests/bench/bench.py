@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -181,7 +182,10 @@ def run_scenario(root, sc, keep):
         env["XDG_RUNTIME_DIR"] = tmp
         env.pop("RUNTIME_DIRECTORY", None)
         env.pop("STATE_DIRECTORY", None)
-        args = [os.path.join(root, "build", "vmsweep"),
+        # VMSWEEP_BENCH_WRAP: a profiler to run vmsweep under, e.g.
+        # "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p".
+        args = shlex.split(os.environ.get("VMSWEEP_BENCH_WRAP", "")) + [
+                os.path.join(root, "build", "vmsweep"),
                 "--plugin-dir", os.path.join(root, "build", "providers"),
                 "-c", cfg] + sc["command"]
         if "run" in sc["command"]:
@@ -277,6 +281,11 @@ def scenarios(scale):
                        "vmware": n(1000)},
          "workers": 64, "latency": 20, "tls": True, "command": run,
          "vi_json": "auto"},
+        {"name": "bj", "title": "(b) without the journal",
+         "inventory": {"osp": n(1000), "rhv": n(1000),
+                       "vmware": n(1000)},
+         "workers": 64, "latency": 20, "tls": True, "command": run,
+         "vi_json": "auto", "journal": False},
         {"name": "c-osp", "title": "list osp, nothing selected",
          "inventory": {"osp": n(100000)}, "workers": 64, "latency": 20,
          "command": run, "rules": none},
