@@ -580,9 +580,47 @@ static int vmw_confirm_batch(struct vmw_instance *in, struct vs_http *http,
 	return rc;
 }
 
+/* One confirmation call: its VMs' indexes and the path asking for them. */
+struct vmw_cbatch {
+	struct vs_buf path;
+	size_t idx[VMW_CONFIRM_BATCH];
+	size_t m;
+	int ask_each; /* the first id alone does not fit a path: GET it */
+};
+
+struct vmw_cjob {
+	struct vmw_instance *in;
+	const struct vs_vm *const *vms;
+	enum vs_confirm_state *states;
+	struct vs_error *errs;
+	struct vmw_cbatch *b;
+};
+
+/*
+ * Batch i of a confirmation (host fan_out): batches hold disjoint VMs,
+ * so concurrent calls write disjoint states[] and errs[].
+ */
+static int vmw_confirm_call(struct vs_http *http, size_t i, void *udata,
+			    struct vs_error *err)
+{
+	struct vmw_cjob *j = udata;
+	struct vmw_cbatch *b = &j->b[i];
+	int ask_each = b->ask_each;
+
+	if (!ask_each &&
+	    vmw_confirm_batch(j->in, http, b->path.s, j->vms, b->idx, b->m,
+			      j->states, j->errs, &ask_each, err))
+		return VS_ERR;
+	if (ask_each && pv_confirm_each(j->in, vmw_confirm_one, http, j->vms,
+					b->idx, b->m, j->states, j->errs, err))
+		return VS_ERR;
+	return VS_OK;
+}
+
 /*
  * The VMs whose DELETE returned, looked for with the list call's vms
- * filter, many in one call, rather than with one GET each.
+ * filter, many in one call, rather than with one GET each; the calls go
+ * out side by side on the workers (host fan_out).
  */
 static int vmw_confirm(void *state, struct vs_http *http,
 		       const struct vs_vm *const *vms, size_t n,
@@ -590,37 +628,44 @@ static int vmw_confirm(void *state, struct vs_http *http,
 		       struct vs_error *err)
 {
 	struct vmw_instance *in = state;
-	struct vs_buf path;
-	size_t *idx = NULL, next = 0, m, k;
-	int ask_each, rc = VS_ERR;
+	struct vmw_cjob job = {in, vms, states, errs, NULL};
+	size_t next = 0, nb = 0, cap = 0, k;
+	int r, rc = VS_ERR;
 
-	vs_buf_init(&path, 0);
 	for (k = 0; k < n; k++) {
 		states[k] = VS_CONFIRM_PENDING;
 		vs_error_clear(&errs[k]);
 		if (vmw_check_vm(in, vms[k], err))
 			return VS_ERR;
 	}
-	idx = calloc(VMW_CONFIRM_BATCH, sizeof(*idx));
-	if (!idx)
-		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
-				    "%s: out of memory", in->tag);
 	while (next < n) {
-		ask_each = vmw_confirm_path(in, vms, n, &next, idx, &m, &path,
-					    err);
-		if (ask_each < 0 ||
-		    (!ask_each &&
-		     vmw_confirm_batch(in, http, path.s, vms, idx, m, states,
-				       errs, &ask_each, err)))
+		struct vmw_cbatch *b;
+
+		if (nb == cap) {
+			size_t ncap = cap ? 2 * cap : 8;
+			void *nbuf = realloc(job.b, ncap * sizeof(*job.b));
+
+			if (!nbuf) {
+				vs_error_set(err, VS_EC_INTERNAL, 0, 0,
+					     "%s: out of memory", in->tag);
+				goto out;
+			}
+			job.b = nbuf;
+			cap = ncap;
+		}
+		b = &job.b[nb++];
+		vs_buf_init(&b->path, 0);
+		r = vmw_confirm_path(in, vms, n, &next, b->idx, &b->m, &b->path,
+				     err);
+		if (r < 0)
 			goto out;
-		if (ask_each && pv_confirm_each(in, vmw_confirm_one, http, vms,
-						idx, m, states, errs, err))
-			goto out;
+		b->ask_each = r;
 	}
-	rc = VS_OK;
+	rc = in->host->fan_out(http, nb, 0, vmw_confirm_call, &job, err);
 out:
-	vs_buf_release(&path);
-	free(idx);
+	for (k = 0; k < nb; k++)
+		vs_buf_release(&job.b[k].path);
+	free(job.b);
 	return rc;
 }
 

@@ -59,6 +59,16 @@ def classify(route):
     return "list"
 
 
+def proc_cpu(pid):
+    """User + system CPU seconds of a live process (0 when unreadable)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Sim:
     def __init__(self, root, tmp, platform, n, latency, delete_polls, tls,
                  extra=()):
@@ -174,6 +184,7 @@ def run_scenario(root, sc, keep):
                             sc.get("delete_polls", 0), sc.get("tls", False),
                             sc.get("sim_args", ())))
         before = {s.platform: s.get("/_sim/stats") for s in sims}
+        sim_cpu0 = sum(proc_cpu(s.proc.pid) for s in sims)
         cfg = os.path.join(tmp, "vmsweep.yaml")
         write_config(cfg, sims, sc, tmp, root)
         report = os.path.join(tmp, "report.json")
@@ -200,8 +211,9 @@ def run_scenario(root, sc, keep):
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.close()
         out.close()
+        sim_cpu = sum(proc_cpu(s.proc.pid) for s in sims) - sim_cpu0
         after = {s.platform: s.get("/_sim/stats") for s in sims}
-        res = {"name": sc["name"], "title": sc["title"], "wall": wall,
+        res = {"sim_cpu": sim_cpu, "name": sc["name"], "title": sc["title"], "wall": wall,
                "rc": proc.returncode, "cpu": ru.ru_utime + ru.ru_stime,
                "user": ru.ru_utime, "sys": ru.ru_stime,
                "rss_kib": ru.ru_maxrss, "workers": sc["workers"],
@@ -306,7 +318,8 @@ def scenarios(scale):
 
 def fmt_table(results):
     head = ("scen", "VMs", "W", "L ms", "wall s", "phase s", "bound s",
-            "phase/bd", "wall/bd", "cpu s", "cpu us/VM", "RSS MiB",
+            "phase/bd", "wall/bd", "cpu s", "cpu us/VM", "sim cpu s",
+            "RSS MiB",
             "conns", "TLS hs", "auth")
     rows = []
     for r in results:
@@ -325,6 +338,7 @@ def fmt_table(results):
             "%.2f" % (phase / bound) if bound and phase else "-",
             "%.2f" % (r["wall"] / bound) if bound else "-",
             "%.2f" % r["cpu"], "%.0f" % (r["cpu"] * 1e6 / r["vms"]),
+            "%.2f" % r["sim_cpu"],
             "%.1f" % (r["rss_kib"] / 1024.0), conns, tls, auth))
     widths = [max(len(h), *(len(row[i]) for row in rows))
               for i, h in enumerate(head)]
