@@ -784,6 +784,49 @@ static long key_index(const char *p, const char *end, const char *const *keys,
 	return -1;
 }
 
+/* A member of an object: its key, quotes included, and its value. */
+struct member {
+	const char *k, *ke, *v, *ve;
+};
+
+/* The members of the object whose '{' was just passed. */
+struct members {
+	const char *p, *end;
+	int done;
+};
+
+/*
+ * The next member into m: 1, or 0 at the object's end, where it->p is
+ * then left (at its '}' in checked text).  Text that is not checked
+ * ends the walk where it stops making sense, rather than be misread.
+ */
+static int next_member(struct members *it, struct member *m)
+{
+	const char *p;
+
+	if (it->done)
+		return 0;
+	it->done = 1;
+	p = it->p = skip_ws_c(it->p, it->end);
+	if (p >= it->end || *p != '"')
+		return 0;
+	m->k = p;
+	m->ke = skip_string(p, it->end);
+	if (m->ke - m->k < 2 || m->ke[-1] != '"')
+		return 0;
+	p = it->p = skip_ws_c(m->ke, it->end);
+	if (p >= it->end || *p != ':')
+		return 0;
+	m->v = skip_ws_c(p + 1, it->end);
+	m->ve = skip_value(m->v, it->end);
+	p = it->p = skip_ws_c(m->ve, it->end);
+	if (p < it->end && *p == ',') {
+		it->p = p + 1;
+		it->done = 0;
+	}
+	return 1;
+}
+
 /*
  * Walk the members of the checked object whose '{' is at p, keeping the
  * last value of each of keys in vals (cleared first); past its '}'.
@@ -792,6 +835,8 @@ static const char *walk_object(const char *p, const char *end,
 			       const char *const *keys, size_t n,
 			       struct pv_json_span *vals, size_t *found)
 {
+	struct members it;
+	struct member m;
 	size_t i;
 
 	*found = 0;
@@ -799,35 +844,20 @@ static const char *walk_object(const char *p, const char *end,
 		vals[i].p = NULL;
 		vals[i].len = 0;
 	}
-	p++;
-	for (;;) {
-		const char *k, *ke, *v;
-		long idx;
+	it.p = p + 1;
+	it.end = end;
+	it.done = 0;
+	while (next_member(&it, &m)) {
+		long idx = n ? key_index(m.k, m.ke, keys, n) : -1;
 
-		p = skip_ws_c(p, end);
-		if (p >= end || *p != '"')
-			break;
-		k = p;
-		ke = skip_string(p, end);
-		if (ke - k < 2 || ke[-1] != '"')
-			break; /* not checked text: stop rather than misread */
-		p = skip_ws_c(ke, end);
-		if (p >= end || *p != ':')
-			break;
-		v = skip_ws_c(p + 1, end);
-		p = skip_value(v, end);
-		idx = n ? key_index(k, ke, keys, n) : -1;
 		if (idx >= 0) {
 			if (!vals[idx].len)
 				(*found)++;
-			vals[idx].p = v;
-			vals[idx].len = (size_t)(p - v);
+			vals[idx].p = m.v;
+			vals[idx].len = (size_t)(m.ve - m.v);
 		}
-		p = skip_ws_c(p, end);
-		if (p >= end || *p != ',')
-			break;
-		p++;
 	}
+	p = it.p;
 	/* At the '}' of a checked object. */
 	return p < end ? p + 1 : end;
 }
@@ -1029,44 +1059,28 @@ static json_t *decode_array(const char *p, size_t len, int depth)
 
 static json_t *decode_object(const char *p, size_t len, int depth)
 {
-	const char *end = p + len;
+	struct members it = {p + 1, p + len, 0};
+	struct member m;
 	json_t *o = json_object();
 
 	if (!o)
 		return NULL;
-	p++;
-	for (;;) {
-		const char *k, *ke, *v, *key;
+	while (next_member(&it, &m)) {
+		const char *key;
 		size_t klen;
 		char *copy;
 		json_t *val;
 
-		p = skip_ws_c(p, end);
-		if (p >= end || *p != '"')
-			break;
-		k = p;
-		ke = skip_string(p, end);
-		if (ke - k < 2 || ke[-1] != '"')
-			break; /* not checked text: stop rather than misread */
-		p = skip_ws_c(ke, end);
-		if (p >= end || *p != ':')
-			break;
-		v = skip_ws_c(p + 1, end);
-		p = skip_value(v, end);
-		if (string_body(k + 1, (size_t)(ke - k) - 2, &key, &klen,
+		if (string_body(m.k + 1, (size_t)(m.ke - m.k) - 2, &key, &klen,
 				&copy))
 			goto fail;
 		/* Set in order: a later duplicate replaces, as in jansson. */
-		val = decode(v, (size_t)(p - v), depth + 1);
+		val = decode(m.v, (size_t)(m.ve - m.v), depth + 1);
 		if (!val || json_object_setn_new_nocheck(o, key, klen, val)) {
 			free(copy);
 			goto fail;
 		}
 		free(copy);
-		p = skip_ws_c(p, end);
-		if (p >= end || *p != ',')
-			break;
-		p++;
 	}
 	return o;
 fail:

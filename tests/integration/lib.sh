@@ -100,11 +100,17 @@ with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
 PY
 }
 
-# osp_config FILE: a configuration with one OpenStack provider "osp-sim"
-# pointing at the simulator; the caller appends rules and the rest.
-osp_config() {
-	cat >"$1" <<EOF
-providers:
+# osp_entry, rhv_entry, vmware_entry [KEY: VALUE]...: print one provider
+# list entry ("osp-sim", "rhv-sim", "vc-sim") pointing at the simulator,
+# 8 requests in flight at most; each argument is one more key line.
+entry_keys() {
+	local kv
+	for kv in "$@"; do
+		echo "    $kv"
+	done
+}
+osp_entry() {
+	cat <<EOF
   - name: osp-sim
     type: osp
     auth_url: $SIM_URL/identity
@@ -115,26 +121,59 @@ providers:
     project_domain_name: Default
     region: RegionOne
     max_concurrency: 8
-report:
-  dir: $IT_TMP/reports
 EOF
+	entry_keys "$@"
 }
-export VMSWEEP_IT_PASSWORD=secret
-
-# vmware_config FILE: a configuration with one vSphere provider "vc-sim"
-# pointing at the simulator; the caller appends rules and the rest.
-vmware_config() {
-	cat >"$1" <<EOF
-providers:
+rhv_entry() {
+	cat <<EOF
+  - name: rhv-sim
+    type: rhv
+    url: $SIM_URL/ovirt-engine/api
+    username: admin@internal
+    password_env: VMSWEEP_IT_PASSWORD
+    max_concurrency: 8
+EOF
+	entry_keys "$@"
+}
+vmware_entry() {
+	cat <<EOF
   - name: vc-sim
     type: vmware
     url: $SIM_URL
     username: admin@vsphere.local
     password_env: VMSWEEP_IT_PASSWORD
     max_concurrency: 8
+EOF
+	entry_keys "$@"
+}
+
+# one_provider FILE ENTRY [KEY: VALUE]...: a configuration with the one
+# provider that ENTRY (osp_entry, ...) prints; the caller appends rules
+# and the rest.
+one_provider() {
+	local f=$1 entry=$2
+	shift 2
+	{
+		echo "providers:"
+		"$entry" "$@"
+		cat <<EOF
 report:
   dir: $IT_TMP/reports
 EOF
+	} >"$f"
+}
+
+# osp_config FILE: a configuration with one OpenStack provider "osp-sim"
+# pointing at the simulator; the caller appends rules and the rest.
+osp_config() {
+	one_provider "$1" osp_entry
+}
+export VMSWEEP_IT_PASSWORD=secret
+
+# vmware_config FILE: a configuration with one vSphere provider "vc-sim"
+# pointing at the simulator; the caller appends rules and the rest.
+vmware_config() {
+	one_provider "$1" vmware_entry
 }
 
 # rhv_config FILE [KEY: VALUE]...: a configuration with one oVirt provider
@@ -142,27 +181,9 @@ EOF
 # protect); each further argument is one more provider key line.  The
 # caller appends rules and the rest.
 rhv_config() {
-	local f=$1 kv
+	local f=$1
 	shift
-	{
-		cat <<EOF
-providers:
-  - name: rhv-sim
-    type: rhv
-    url: $SIM_URL/ovirt-engine/api
-    username: admin@internal
-    password_env: VMSWEEP_IT_PASSWORD
-    tags: true
-    max_concurrency: 8
-EOF
-		for kv in "$@"; do
-			echo "    $kv"
-		done
-		cat <<EOF
-report:
-  dir: $IT_TMP/reports
-EOF
-	} >"$f"
+	one_provider "$f" rhv_entry "tags: true" "$@"
 }
 
 # vs ARGS...: run vmsweep; output in $IT_TMP/out and $IT_TMP/err, status

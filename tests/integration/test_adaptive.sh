@@ -13,26 +13,11 @@ N=${ADAPTIVE_VMS:-30}
 # mkconfig FILE ADAPTIVE: osp-sim and rhv-sim, 8 requests in flight at
 # most each, 16 workers (so the ceiling is max_concurrency).
 mkconfig() {
-	cat >"$1" <<EOF
-providers:
-  - name: osp-sim
-    type: osp
-    auth_url: $SIM_URL/identity
-    username: admin
-    password_env: VMSWEEP_IT_PASSWORD
-    project_name: admin
-    user_domain_name: Default
-    project_domain_name: Default
-    region: RegionOne
-    max_concurrency: 8
-    adaptive_concurrency: $2
-  - name: rhv-sim
-    type: rhv
-    url: $SIM_URL/ovirt-engine/api
-    username: admin@internal
-    password_env: VMSWEEP_IT_PASSWORD
-    max_concurrency: 8
-    adaptive_concurrency: $2
+	{
+		echo "providers:"
+		osp_entry "adaptive_concurrency: $2"
+		rhv_entry "adaptive_concurrency: $2"
+		cat <<EOF
 rules:
   - name: leftovers
     match: ["*"]
@@ -51,6 +36,7 @@ report:
   dir: $IT_TMP/reports
   metrics_file: $IT_TMP/metrics.prom
 EOF
+	} >"$1"
 }
 
 faults() {
