@@ -530,7 +530,7 @@ static void test_ids(void **state)
 
 static void test_tag_request(void **state)
 {
-	const char *ids[] = {"vm-1021", "vm-\"2\""};
+	const char *ids[] = {"vm-1021", "vm-\"2\"", "vm-\\3\n\x01\xc3\xa9"};
 	json_t *got, *want, *objs;
 	json_error_t jerr;
 	size_t len;
@@ -539,12 +539,16 @@ static void test_tag_request(void **state)
 	(void)state;
 	want = json_loadb(b, len, 0, &jerr);
 	assert_non_null(want);
-	body = vmw_tag_request_body(ids, 2);
+	body = vmw_tag_request_body(ids, 3);
 	assert_non_null(body);
 	got = json_loads(body, 0, &jerr);
 	assert_non_null(got);
 	objs = json_object_get(got, "object_ids");
-	assert_int_equal(json_array_size(objs), 2);
+	assert_int_equal(json_array_size(objs), 3);
+	/* Backslashes, control characters and UTF-8 come back as sent. */
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(objs, 2), "id")),
+			    ids[2]);
 	/* Each element is the sample's object_id for one VM. */
 	assert_true(json_equal(json_array_get(objs, 0),
 			       json_object_get(want, "object_id")));
