@@ -811,21 +811,29 @@ static void read_log(int fd, char *buf, size_t sz)
 	buf[n] = '\0';
 }
 
+/* Log INFO and up into a fresh file in tmpdir; its descriptor. */
+static int log_capture(void)
+{
+	struct vs_log_opts opts = {VS_LOG_INFO, VS_LOG_TEXT, -1, NULL, 0};
+	char logpath[PATH_MAX];
+	struct vs_error err;
+
+	snprintf(logpath, sizeof(logpath), "%s/log-XXXXXX", tmpdir);
+	opts.fd = mkstemp(logpath);
+	assert_true(opts.fd >= 0);
+	vs_error_clear(&err);
+	assert_int_equal(vs_log_setup(&opts, &err), 0);
+	return opts.fd;
+}
+
 static void test_warnings_logged(void **state)
 {
-	char logpath[PATH_MAX], text[4096];
-	struct vs_log_opts opts = {VS_LOG_INFO, VS_LOG_TEXT, -1, NULL, 0};
+	char text[4096];
 	struct vs_config cfg;
-	struct vs_error err;
 	int fd;
 
 	(void)state;
-	snprintf(logpath, sizeof(logpath), "%s/log-XXXXXX", tmpdir);
-	fd = mkstemp(logpath);
-	assert_true(fd >= 0);
-	opts.fd = fd;
-	vs_error_clear(&err);
-	assert_int_equal(vs_log_setup(&opts, &err), 0);
+	fd = log_capture();
 
 	write_named("pw-open", SECRET "\n", 0644);
 	expect_ok("providers:\n  - name: a\n    type: osp\n"
@@ -860,9 +868,8 @@ static void test_warnings_logged(void **state)
  */
 static void test_secret_file_strict(void **state)
 {
-	char path[PATH_MAX], want[2 * PATH_MAX + 128], logpath[PATH_MAX];
+	char path[PATH_MAX], want[2 * PATH_MAX + 128];
 	char text[4096];
-	struct vs_log_opts opts = {VS_LOG_INFO, VS_LOG_TEXT, -1, NULL, 0};
 	static const struct vs_key_spec keys[] = {
 		{"token", VS_KEY_SECRET, "a secret"},
 		{NULL, 0, NULL},
@@ -874,12 +881,7 @@ static void test_secret_file_strict(void **state)
 	int fd;
 
 	(void)state;
-	snprintf(logpath, sizeof(logpath), "%s/log-XXXXXX", tmpdir);
-	fd = mkstemp(logpath);
-	assert_true(fd >= 0);
-	opts.fd = fd;
-	vs_error_clear(&err);
-	assert_int_equal(vs_log_setup(&opts, &err), 0);
+	fd = log_capture();
 	write_named("pw-loose", SECRET "\n", 0644);
 	write_named("pw-group", SECRET "\n", 0640);
 	write_named("pw", SECRET "\n", 0600);
