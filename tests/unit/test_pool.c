@@ -877,14 +877,14 @@ static void check_nested_cancel(int workers, unsigned int width)
  * comes back to a group it left.
  */
 #define AF_WORKERS 6
-#define AF_GROUPS 3
-#define AF_PER 10
-#define AF_N (AF_GROUPS * AF_PER)
+#define AF_GROUPS  3
+#define AF_PER	   10
+#define AF_N	   (AF_GROUPS * AF_PER)
 
 static struct gate af_first = GATE_INIT, af_second = GATE_INIT;
 static atomic_int af_started, af_timeouts;
 static size_t af_seq[AF_WORKERS][AF_N]; /* groups each worker ran, in order */
-static int af_len[AF_WORKERS];	     /* written by its own worker only */
+static int af_len[AF_WORKERS];		/* written by its own worker only */
 
 static int affinity_fn(void *ctx, void *arg)
 {
