@@ -61,7 +61,7 @@ struct job {
 	size_t *next; /* per task: the next task of the same group */
 	struct group *groups;
 	size_t n_groups;
-	size_t seq;	 /* tells this job from the worker's last one */
+	size_t seq;  /* tells this job from the worker's last one */
 	size_t left; /* not started */
 	unsigned int (*limit_of)(size_t group, void *udata);
 	void *udata;
@@ -180,8 +180,7 @@ static void nest_run_one_nolock(struct vs_pool *pool, struct nest *nt,
  * there is none (no job, cancelled, every group empty or full).  The
  * lock is held.
  */
-static size_t pick_nolock(struct vs_pool *pool, struct worker *w,
-			  size_t *group)
+static size_t pick_nolock(struct vs_pool *pool, struct worker *w, size_t *group)
 {
 	struct job *j = pool->job;
 	size_t g, i;
