@@ -6,20 +6,19 @@
  * the lock, runs fn, then takes the lock again to store the result and
  * release the task's group slot.  fn never runs with the lock held.
  *
- * Scheduling is "the earliest not-started task whose group is below its
- * limit", without scanning: each group keeps its not-started tasks as a
- * FIFO of indices (one `next` array shared by all groups), and a binary
- * min-heap holds exactly the groups that are eligible (tasks left and a
- * free slot), keyed by the index of their first task.  A pick pops the
- * heap top (O(log groups)); a group that reaches its limit simply leaves
- * the heap, so it can never make a free worker wait while another group
- * has work, and it comes back when one of its tasks finishes.  Without
- * groups there is one unlimited group and the heap is a plain FIFO.
- * When the limits can change (limit_of), a group in the heap may have
- * become full since it was pushed: a pick drops such groups from the
- * heap and takes the next; each comes back when one of its running
- * tasks ends.  A raised limit takes effect at the group's next pick or
- * finish.
+ * Scheduling: each group keeps its not-started tasks as a FIFO of
+ * indices (one `next` array shared by all groups) and a running count.
+ * A worker keeps to the group of its last task while that group has a
+ * not-started task and a free slot (connection affinity: its connection
+ * to that host is warm); otherwise, or on its first task of a job, it
+ * takes the eligible group with the fewest tasks running, ties going to
+ * the group whose first task is earliest (a fair share across groups).
+ * A pick looks at each group once, O(groups), and reads the limit
+ * (limit_of) afresh each time, so a lowered or raised limit takes effect
+ * at the next pick.  A full group is simply skipped, so it can never make
+ * a free worker wait while another group has work; when one of its tasks
+ * finishes a waiting worker is woken.  Without groups there is one
+ * unlimited group and the pick is a plain FIFO.
  *
  * Nested maps (vs_pool_nested) come from inside a task: the task's
  * worker publishes a struct nest on the pool's list and runs its items
@@ -52,7 +51,6 @@ struct group {
 	size_t head, tail; /* FIFO of not-started task indices */
 	unsigned int running;
 	unsigned int limit; /* 0: none */
-	int in_heap;
 };
 
 struct job {
@@ -63,8 +61,8 @@ struct job {
 	size_t *next; /* per task: the next task of the same group */
 	struct group *groups;
 	size_t n_groups;
-	size_t *heap; /* eligible groups, min-heap on groups[g].head */
-	size_t heap_len;
+	size_t seq;  /* tells this job from the worker's last one */
+	size_t left; /* not started */
 	unsigned int (*limit_of)(size_t group, void *udata);
 	void *udata;
 	size_t started;
@@ -87,6 +85,7 @@ struct worker {
 	int index;
 	pthread_t thread;
 	void *ctx;
+	size_t last_seq, last_group; /* the group of its last task, and job */
 };
 
 struct vs_pool {
@@ -97,6 +96,7 @@ struct vs_pool {
 	struct nest *nests;  /* under lock; nested maps running */
 	int shutdown;	     /* under lock */
 	int in_flight;	     /* under lock */
+	size_t job_seq;	     /* under lock; starmaps so far */
 	atomic_int max_in_flight;
 	atomic_int cancelled;
 	int n_workers;
@@ -105,52 +105,7 @@ struct vs_pool {
 };
 
 /* ------------------------------------------------------------------ */
-/* The eligible-group heap.  All of it runs under the pool lock.         */
-
-static int heap_less(const struct job *j, size_t a, size_t b)
-{
-	return j->groups[j->heap[a]].head < j->groups[j->heap[b]].head;
-}
-
-static void heap_swap(struct job *j, size_t a, size_t b)
-{
-	size_t t = j->heap[a];
-
-	j->heap[a] = j->heap[b];
-	j->heap[b] = t;
-}
-
-static void heap_push(struct job *j, size_t g)
-{
-	size_t i = j->heap_len++;
-
-	j->heap[i] = g;
-	j->groups[g].in_heap = 1;
-	while (i > 0 && heap_less(j, i, (i - 1) / 2)) {
-		heap_swap(j, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static size_t heap_pop(struct job *j)
-{
-	size_t g = j->heap[0], i = 0;
-
-	j->heap[0] = j->heap[--j->heap_len];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < j->heap_len && heap_less(j, l, m))
-			m = l;
-		if (r < j->heap_len && heap_less(j, r, m))
-			m = r;
-		if (m == i)
-			break;
-		heap_swap(j, i, m);
-		i = m;
-	}
-	j->groups[g].in_heap = 0;
-	return g;
-}
+/* Choosing a group.  All of it runs under the pool lock.               */
 
 static int group_eligible(const struct job *j, size_t g)
 {
@@ -158,6 +113,31 @@ static int group_eligible(const struct job *j, size_t g)
 	unsigned int limit = j->limit_of ? j->limit_of(g, j->udata) : gr->limit;
 
 	return gr->head != NONE && (!limit || gr->running < limit);
+}
+
+/*
+ * The group worker w takes its next task from, or NONE: the group of its
+ * last task while that one is eligible (its connection there is warm),
+ * else the eligible group with the fewest tasks running, ties going to
+ * the earliest first task.  O(groups).
+ */
+static size_t group_choose(const struct job *j, size_t last)
+{
+	size_t g, best = NONE;
+
+	if (last != NONE && group_eligible(j, last))
+		return last;
+	for (g = 0; g < j->n_groups; g++) {
+		const struct group *gr = &j->groups[g];
+
+		if (!group_eligible(j, g))
+			continue;
+		if (best == NONE || gr->running < j->groups[best].running ||
+		    (gr->running == j->groups[best].running &&
+		     gr->head < j->groups[best].head))
+			best = g;
+	}
+	return best;
 }
 
 /* ------------------------------------------------------------------ */
@@ -196,10 +176,11 @@ static void nest_run_one_nolock(struct vs_pool *pool, struct nest *nt,
 }
 
 /*
- * Take the earliest eligible task, or return NONE when there is none
- * (no job, cancelled, every group empty or full).  The lock is held.
+ * Take worker w's next task (see group_choose), or return NONE when
+ * there is none (no job, cancelled, every group empty or full).  The
+ * lock is held.
  */
-static size_t pick_nolock(struct vs_pool *pool, size_t *group)
+static size_t pick_nolock(struct vs_pool *pool, struct worker *w, size_t *group)
 {
 	struct job *j = pool->job;
 	size_t g, i;
@@ -207,22 +188,20 @@ static size_t pick_nolock(struct vs_pool *pool, size_t *group)
 
 	if (!j || atomic_load(&pool->cancelled))
 		return NONE;
-	do {
-		if (j->heap_len == 0)
-			return NONE;
-		/* A group whose limit fell since it was pushed drops out. */
-		g = heap_pop(j);
-	} while (!group_eligible(j, g));
+	g = group_choose(j, w->last_seq == j->seq ? w->last_group : NONE);
+	if (g == NONE)
+		return NONE;
 	gr = &j->groups[g];
 	i = gr->head;
 	gr->head = j->next[i];
 	if (gr->head == NONE)
 		gr->tail = NONE;
 	gr->running++;
-	if (group_eligible(j, g))
-		heap_push(j, g);
+	j->left--;
 	j->started++;
 	j->active++;
+	w->last_seq = j->seq;
+	w->last_group = g;
 	pool->in_flight++;
 	if (pool->in_flight > atomic_load(&pool->max_in_flight))
 		atomic_store(&pool->max_in_flight, pool->in_flight);
@@ -239,12 +218,10 @@ static void finish_nolock(struct vs_pool *pool, size_t i, size_t g, int rc)
 	gr->running--;
 	j->active--;
 	pool->in_flight--;
-	if (!gr->in_heap && group_eligible(j, g)) {
-		heap_push(j, g);
+	/* A slot came free: a waiting worker may take it. */
+	if (group_eligible(j, g))
 		pthread_cond_signal(&pool->work);
-	}
-	if (j->active == 0 &&
-	    (j->heap_len == 0 || atomic_load(&pool->cancelled)))
+	if (j->active == 0 && (j->left == 0 || atomic_load(&pool->cancelled)))
 		pthread_cond_signal(&pool->done);
 }
 
@@ -262,7 +239,7 @@ static void *worker_main(void *arg)
 		int rc;
 
 		while (!pool->shutdown && !(nt = nest_find_nolock(pool)) &&
-		       (i = pick_nolock(pool, &g)) == NONE)
+		       (i = pick_nolock(pool, w, &g)) == NONE)
 			pthread_cond_wait(&pool->work, &pool->lock);
 		if (pool->shutdown)
 			break;
@@ -389,7 +366,7 @@ int vs_pool_workers(const struct vs_pool *pool)
 /* ------------------------------------------------------------------ */
 /* The starmap.                                                           */
 
-/* Fill the per-group FIFOs and the heap; 0 or VS_ERR (out of memory). */
+/* Fill the per-group FIFOs; 0 or VS_ERR (out of memory). */
 static int job_init(struct job *j, size_t n,
 		    const struct vs_pool_groups *groups)
 {
@@ -405,8 +382,7 @@ static int job_init(struct job *j, size_t n,
 	}
 	j->next = malloc(n * sizeof(*j->next));
 	j->groups = calloc(j->n_groups, sizeof(*j->groups));
-	j->heap = malloc(j->n_groups * sizeof(*j->heap));
-	if (!j->next || !j->groups || !j->heap)
+	if (!j->next || !j->groups)
 		return VS_ERR;
 	for (g = 0; g < j->n_groups; g++) {
 		j->groups[g].head = j->groups[g].tail = NONE;
@@ -430,9 +406,7 @@ static int job_init(struct job *j, size_t n,
 			j->next[gr->tail] = i;
 		gr->tail = i;
 	}
-	for (g = 0; g < j->n_groups; g++)
-		if (j->groups[g].head != NONE)
-			heap_push(j, g);
+	j->left = n;
 	return 0;
 }
 
@@ -461,10 +435,11 @@ size_t vs_pool_starmap(struct vs_pool *pool, vs_pool_fn fn, void *args,
 	}
 
 	pthread_mutex_lock(&pool->lock);
+	j.seq = ++pool->job_seq;
 	pool->job = &j;
 	pthread_cond_broadcast(&pool->work);
 	while (!(j.active == 0 &&
-		 (j.heap_len == 0 || atomic_load(&pool->cancelled))))
+		 (j.left == 0 || atomic_load(&pool->cancelled))))
 		pthread_cond_wait(&pool->done, &pool->lock);
 	pool->job = NULL;
 	ran = j.started;
@@ -472,7 +447,6 @@ size_t vs_pool_starmap(struct vs_pool *pool, vs_pool_fn fn, void *args,
 out:
 	free(j.next);
 	free(j.groups);
-	free(j.heap);
 	return ran;
 }
 

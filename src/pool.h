@@ -7,9 +7,14 @@
  * (each worker keeps its own curl handle there) and passes it to fn.
  *
  * Optional groups bound concurrency per key (a provider's
- * max_concurrency) without stalling other groups: a worker takes the
- * next not-yet-started task whose group is below its limit, so a
- * saturated group never blocks a free worker while other work waits.
+ * max_concurrency) without stalling other groups: a worker only takes
+ * a task of a group below its limit, so a saturated group never blocks a
+ * free worker while other work waits.  Among eligible groups a worker
+ * keeps to the group of its last task (its connection to that host is
+ * warm); on its first task, or when that group has no eligible task
+ * left, it takes the eligible group with the fewest tasks running (ties:
+ * the group with the earliest task), so workers spread fairly across
+ * groups.  Within a group tasks start in input order.
  *
  * A task may fan out in turn: vs_pool_nested() runs a function over n
  * items on the task's own worker and on idle ones, and returns when all

@@ -867,6 +867,90 @@ static void check_nested_cancel(int workers, unsigned int width)
 	vs_pool_free(nc_pool);
 }
 
+/*
+ * Fair share and affinity: 3 groups of AF_PER tasks in group order, 6
+ * workers, no limits.  The first 6 tasks wait until all 6 started, so
+ * they are the workers' first picks: 2 per group.  Each worker's second
+ * task waits until all 6 workers started one, so all second picks see 8
+ * tasks left in each group: each comes from the worker's first group.
+ * Afterwards a worker leaves a group only once it is empty, so it never
+ * comes back to a group it left.
+ */
+#define AF_WORKERS 6
+#define AF_GROUPS  3
+#define AF_PER	   10
+#define AF_N	   (AF_GROUPS * AF_PER)
+
+static struct gate af_first = GATE_INIT, af_second = GATE_INIT;
+static atomic_int af_started, af_timeouts;
+static size_t af_seq[AF_WORKERS][AF_N]; /* groups each worker ran, in order */
+static int af_len[AF_WORKERS];		/* written by its own worker only */
+
+static int affinity_fn(void *ctx, void *arg)
+{
+	struct ctx *c = ctx;
+	struct task *t = arg;
+	int k = atomic_fetch_add(&af_started, 1);
+	int mine = af_len[c->index];
+
+	af_seq[c->index][af_len[c->index]++] = t->group;
+	if (k < AF_WORKERS) {
+		gate_add(&af_first, 1);
+		if (gate_wait(&af_first, AF_WORKERS))
+			atomic_fetch_add(&af_timeouts, 1);
+	} else if (mine == 1) {
+		gate_add(&af_second, 1);
+		if (gate_wait(&af_second, AF_WORKERS))
+			atomic_fetch_add(&af_timeouts, 1);
+	}
+	return (int)t->index;
+}
+
+static void test_fair_share_and_affinity(void **state)
+{
+	struct ctx_book book = {.fail_at = -1};
+	struct vs_error err = {0};
+	struct vs_pool *pool;
+	struct task args[AF_N];
+	int results[AF_N], per_group[AF_GROUPS] = {0};
+	struct vs_pool_groups groups = {group_of, NULL, NULL, AF_GROUPS, NULL};
+	size_t i;
+	int w, k, total = 0;
+
+	(void)state;
+	for (i = 0; i < AF_N; i++)
+		args[i] = (struct task){i, 0, i / AF_PER};
+	pool = vs_pool_new(AF_WORKERS, ctx_new, ctx_free, &book, &err);
+	assert_non_null(pool);
+	assert_int_equal(vs_pool_starmap(pool, affinity_fn, args, AF_N,
+					 sizeof(args[0]), results, &groups),
+			 AF_N);
+	vs_pool_free(pool);
+	assert_int_equal(atomic_load(&af_timeouts), 0);
+	for (i = 0; i < AF_N; i++)
+		assert_int_equal(results[i], (int)i);
+
+	for (w = 0; w < AF_WORKERS; w++) {
+		int left[AF_GROUPS] = {0};
+
+		total += af_len[w];
+		assert_true(af_len[w] >= 2);
+		per_group[af_seq[w][0]]++;
+		/* Second task: from the first one's group. */
+		assert_int_equal(af_seq[w][1], af_seq[w][0]);
+		/* A group once left is never taken again. */
+		for (k = 1; k < af_len[w]; k++) {
+			if (af_seq[w][k] == af_seq[w][k - 1])
+				continue;
+			left[af_seq[w][k - 1]] = 1;
+			assert_false(left[af_seq[w][k]]);
+		}
+	}
+	assert_int_equal(total, AF_N);
+	for (k = 0; k < AF_GROUPS; k++)
+		assert_int_equal(per_group[k], AF_WORKERS / AF_GROUPS);
+}
+
 static void test_nested_cancel(void **state)
 {
 	(void)state;
@@ -884,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_saturated_group_does_not_stall),
 		cmocka_unit_test(test_limit_lowered_mid_run),
+		cmocka_unit_test(test_fair_share_and_affinity),
 		cmocka_unit_test(test_cancel_mid_way),
 		cmocka_unit_test(test_cancel_from_task),
 		cmocka_unit_test(test_many_tiny_tasks),
