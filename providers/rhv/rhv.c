@@ -20,6 +20,7 @@
  */
 #include "rhv_internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ struct rhv_instance {
 	struct rhv_settings set;
 	struct rhv_session sess;
 	int sess_ready;
+	/* When the last listing began (rhv_now_ms()); 0: none yet. */
+	_Atomic int64_t listed_ms;
 };
 
 static const struct vs_key_spec rhv_keys[] = {
@@ -62,6 +65,11 @@ static const struct vs_key_spec rhv_keys[] = {
 	{"force", VS_KEY_BOOL,
 	 "DELETE with force=true: also remove VMs whose disks are locked "
 	 "(default false)"},
+	{"stop_recheck_after", VS_KEY_DURATION,
+	 "a VM the listing showed running is stopped without looking at it "
+	 "again (GET) while the listing is younger than this; older, the "
+	 "look re-checks delete_protected and the status first (default "
+	 "30s; 0: always look)"},
 	{NULL, 0, NULL},
 };
 
@@ -443,6 +451,7 @@ static int rhv_list(void *state, struct vs_http *http, struct vs_vm_list *out,
 	struct rhv_instance *in = state;
 	size_t before = out->n;
 
+	atomic_store(&in->listed_ms, rhv_now_ms());
 	if (rhv_walk(in, http, in->set.search, in->set.tags, rhv_collect, out,
 		     err)) {
 		/* All or nothing: a partial inventory skews the gates. */
@@ -530,8 +539,28 @@ struct rhv_prep {
 	int stops;	    /* stops the engine took */
 	int since_stop;	    /* waits since the last one */
 	int not_running;    /* stops refused as "not running" */
+	int trust_listing;  /* stop at once, as listed (rhv_listing_fresh) */
 	enum rhv_ready why; /* set when rhv_prepare() returns ready */
 };
+
+/*
+ * Whether vm may be stopped without a look first: the listing showed it
+ * running (or paused, suspended: not down and not in a transient status),
+ * unprotected, and began less than stop_recheck_after ago.  The look
+ * re-checks delete_protected, which the engine enforces for DELETE but
+ * not for stop; a fresh listing is as good a look for that, so a long
+ * run looks again once its listing has aged.
+ */
+static int rhv_listing_fresh(struct rhv_instance *in, const struct vs_vm *vm)
+{
+	int64_t listed = atomic_load(&in->listed_ms);
+
+	return listed > 0 && in->set.stop_recheck_after_ms > 0 &&
+	       rhv_now_ms() - listed < in->set.stop_recheck_after_ms &&
+	       !vm->platform_protection && vm->status && *vm->status &&
+	       !rhv_status_deletable(vm->status) &&
+	       !rhv_status_transient(vm->status);
+}
 
 /*
  * Bring the VM to where a DELETE may succeed: look at it (GET), wait out
@@ -543,9 +572,11 @@ struct rhv_prep {
  *
  * The look before a stop is what keeps a VM protected since the listing
  * from being powered off: the engine refuses to delete a
- * delete_protected VM but stops it all the same.  After a stop the
- * engine completed, the DELETE is sent without another look; it is
- * refused (409) while the VM is not down yet, and then the looks resume.
+ * delete_protected VM but stops it all the same.  With p->trust_listing
+ * (a fresh listing, rhv_listing_fresh) the first look is the listing's
+ * own and the stop goes out at once.  After a stop the engine
+ * completed, the DELETE is sent without another look; it is refused
+ * (409) while the VM is not down yet, and then the looks resume.
  */
 static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 		       const struct vs_vm *vm, struct rhv_prep *p,
@@ -586,6 +617,11 @@ static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 			p->since_stop++;
 		}
 		wait_first = 1;
+		if (p->trust_listing) {
+			p->trust_listing = 0;
+			pv_clean_ws(status, sizeof(status), vm->status);
+			goto stop;
+		}
 		if (rhv_get(in, http, vm, &found, &cur, err))
 			return VS_ERR;
 		if (!found) {
@@ -620,6 +656,7 @@ static int rhv_prepare(struct rhv_instance *in, struct vs_http *http,
 				      p->since_stop < RHV_RESTOP_POLLS ||
 				      p->stops >= RHV_MAX_STOPS)))
 			continue;
+	stop:
 		/* Running, paused, suspended, not responding. */
 		vs_error_clear(&stop_err);
 		if (rhv_stop(in, http, vm, &gone, &stop_err)) {
@@ -681,6 +718,7 @@ static int rhv_remove(void *state, struct vs_http *http, const struct vs_vm *vm,
 	 * is looked at first (rhv_prepare).
 	 */
 	look = !rhv_status_deletable(vm->status) || vm->platform_protection;
+	prep.trust_listing = look && rhv_listing_fresh(in, vm);
 	prep.why = RHV_READY_GUESS;
 	for (;;) {
 		if (look) {

@@ -42,6 +42,8 @@
 #define RHV_MSG_MAX 240
 /* Used when the configuration gives no delete timeout. */
 #define RHV_DEFAULT_DELETE_TIMEOUT_MS (10L * 60 * 1000)
+/* Listing age up to which a listed-running VM is stopped without a look. */
+#define RHV_DEFAULT_STOP_RECHECK_MS (30L * 1000)
 
 /* ------------------------------------------------------------------ */
 /* rhv_parse.c: settings and URLs.                                      */
@@ -83,6 +85,7 @@ struct rhv_settings {
 	int force;    /* DELETE ?force=true */
 	long timeout_ms;
 	long delete_timeout_ms;
+	long stop_recheck_after_ms; /* 0: look before every stop */
 };
 
 /*

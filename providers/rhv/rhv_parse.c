@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +298,7 @@ int rhv_settings_from_config(const struct vs_provider_config *cfg,
 	out->delete_timeout_ms = cfg->delete_timeout_ms > 0
 					 ? cfg->delete_timeout_ms
 					 : RHV_DEFAULT_DELETE_TIMEOUT_MS;
+	out->stop_recheck_after_ms = RHV_DEFAULT_STOP_RECHECK_MS;
 	if (!cfg->url || !*cfg->url)
 		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
 				    "%s: url is required (https://engine, "
@@ -336,6 +338,12 @@ int rhv_settings_from_config(const struct vs_provider_config *cfg,
 	if (rhv_parse_bool(vs_provider_config_get(cfg, "force"), &out->force))
 		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
 				    "%s: force must be true or false", tag);
+	v = vs_provider_config_get(cfg, "stop_recheck_after");
+	if (v && rhv_parse_long(v, 0, LONG_MAX, &out->stop_recheck_after_ms))
+		return vs_error_set(err, VS_EC_CONFIG, 0, 0,
+				    "%s: stop_recheck_after must be a duration "
+				    "such as 30s, or 0",
+				    tag);
 	v = vs_provider_config_get(cfg, "search");
 	if (v && *v && !rhv_search_ok(v))
 		return vs_error_set(err, VS_EC_CONFIG, 0, 0,

@@ -209,6 +209,49 @@ import json, sys
 print("\n".join(sorted(v["name"] for v in json.load(sys.stdin)["rhv"])))')" ]
 check "the summary lists the failures" grep -q "failed" "$IT_TMP/out"
 
+# --- delete_protected set after the listing (--fault rhv:protect-late on
+# every running VM).  With stop_recheck_after: 0 the look before each
+# stop sees it: nothing is stopped.  By default the fresh listing stands
+# for that look: the VMs are stopped, and the engine refuses their
+# DELETEs.  Protected either way; the down VM is deleted.
+RUNNING="test_vm_1 jenkins-4411 ci-build-7f3a test_suspended test_paused test_expired"
+for mode in look fresh; do
+	mkinventory "$IT_TMP/late.json"
+	sim_start --inventory "$IT_TMP/late.json" --fault rhv:protect-late ||
+		exit 1
+	if [ $mode = look ]; then
+		rhv_config "$IT_TMP/late.yaml" "stop_recheck_after: 0"
+	else
+		rhv_config "$IT_TMP/late.yaml"
+	fi
+	sweep_rules "$IT_TMP/late.yaml"
+	vs -c "$IT_TMP/late.yaml" run --yes --report "$IT_TMP/late-$mode.json"
+	check "protected late ($mode): run exits 0" [ "$RC" = 0 ]
+	check "protected late ($mode): running VMs protected, the down one deleted" \
+		report_check "$IT_TMP/late-$mode.json" "
+out = {v['name']: v['outcome'] for v in r['vms']}
+assert out.pop('test_vm_2') == 'deleted', out
+assert sorted(out) == sorted('$RUNNING'.split()), out
+assert set(out.values()) == {'protected'}, out
+"
+	check "protected late ($mode): stopped only without the look" \
+		python3 -c "
+import json, sys
+st = json.loads(sys.stdin.read())['rhv']
+power = {v['name']: v['power_state'] for v in st}
+running = '$RUNNING'.split()
+listed = dict(test_suspended='suspended', test_paused='paused')
+for n in running:
+    if '$mode' == 'fresh':
+        assert power[n] in ('powering_down', 'down'), (n, power)
+    else:
+        assert power[n] == listed.get(n, 'up'), (n, power)
+" <<<"$(sim_get /_sim/state)"
+	check "protected late ($mode): stops sent" sim_stats "
+assert count('/stop', 'POST') == (6 if '$mode' == 'fresh' else 0), r
+"
+done
+
 # --- a dead endpoint: exit 3, one clear line
 sweep_check_unreachable rhv-sim "$IT_TMP/err.yaml"
 

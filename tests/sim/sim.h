@@ -251,6 +251,7 @@ enum sim_fault_kind {
 	SIM_FAULT_HANG,
 	SIM_FAULT_DELETE_ERROR,
 	SIM_FAULT_DELETE_STUCK,
+	SIM_FAULT_PROTECT_LATE, /* rhv: protected right after a listing */
 	SIM_FAULT_NKINDS
 };
 

@@ -67,6 +67,8 @@ double sim_fault_rate(struct sim *sim, enum sim_platform p,
 /* Roll the dice for fault kind k on p: true when it fires. */
 bool sim_fault_roll(struct sim *sim, enum sim_platform p,
 		    enum sim_fault_kind k);
+/* The name of fault kind k, as --fault spells it. */
+const char *sim_fault_name(enum sim_fault_kind k);
 /* Parse "PROVIDER:KIND[:RATE]" into opts->fault; -1 with a reason. */
 int sim_fault_parse(struct sim_opts *opts, const char *spec, char *err,
 		    size_t errsz);

@@ -571,14 +571,11 @@ static void sim_fault(struct sim_req *req, struct sim_resp *resp)
 	pthread_mutex_unlock(&sim->core->fault_lock);
 	out = json_object();
 	for (int p = 0; out && p < SIM_NPLATFORMS; p++) {
-		static const char *const kinds[] = {
-			"500",	"502",	"503",		"429",
-			"drop", "hang", "delete-error", "delete-stuck"};
 		json_t *o = json_object();
 
 		for (int k = 0; o && k < SIM_FAULT_NKINDS; k++)
 			if (tmp.fault[p][k] > 0)
-				json_object_set_new(o, kinds[k],
+				json_object_set_new(o, sim_fault_name(k),
 						    json_real(tmp.fault[p][k]));
 		json_object_set_new(out, sim_platform_name(p),
 				    o ? o : json_object());

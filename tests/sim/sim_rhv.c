@@ -22,6 +22,7 @@
  * own and stay stable across runs.
  */
 #include "sim.h"
+#include "sim_core.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -958,6 +959,15 @@ static void rhv_vm_list_matrix(struct sim_req *req, struct sim_resp *resp,
 	}
 	for (size_t i = first; hits != NULL && i < last; i++)
 		json_array_append_new(list, rhv_vm_json(hits[i], follow));
+	/*
+	 * --fault rhv:protect-late: a running VM this page shows unprotected
+	 * gets delete_protected right after, as if someone protected it
+	 * while the client was busy with the listing.
+	 */
+	for (size_t i = first; hits != NULL && i < last; i++)
+		if (!hits[i]->locked && strcmp(hits[i]->state, "down") != 0 &&
+		    sim_fault_roll(sim, SIM_RHV, SIM_FAULT_PROTECT_LATE))
+			hits[i]->locked = true;
 	pthread_mutex_unlock(&inv->lock);
 	/* The engine leaves an empty collection out altogether: {}. */
 	body = json_object();

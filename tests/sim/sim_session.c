@@ -117,8 +117,13 @@ bool sim_fault_roll(struct sim *sim, enum sim_platform p, enum sim_fault_kind k)
 }
 
 static const char *const fault_names[SIM_FAULT_NKINDS] = {
-	"500",	"502",	"503",		"429",
-	"drop", "hang", "delete-error", "delete-stuck"};
+	"500",	"502",		"503",		"429",	       "drop",
+	"hang", "delete-error", "delete-stuck", "protect-late"};
+
+const char *sim_fault_name(enum sim_fault_kind k)
+{
+	return fault_names[k];
+}
 
 int sim_fault_parse(struct sim_opts *opts, const char *spec, char *err,
 		    size_t errsz)

@@ -887,6 +887,7 @@ static void test_settings(void **state)
 		 (char *)"name=ci-* or name=test_* sortby name asc"},
 		{(char *)"tags", (char *)"true"},
 		{(char *)"force", (char *)"true"},
+		{(char *)"stop_recheck_after", (char *)"0"},
 	};
 	struct vs_provider_config c;
 	struct rhv_settings s;
@@ -909,9 +910,10 @@ static void test_settings(void **state)
 	assert_string_equal(s.password, "s3cret");
 	assert_string_equal(s.ca_file, "/etc/pki/lab-ca.pem");
 	assert_int_equal(s.delete_timeout_ms, RHV_DEFAULT_DELETE_TIMEOUT_MS);
+	assert_int_equal(s.stop_recheck_after_ms, RHV_DEFAULT_STOP_RECHECK_MS);
 	rhv_settings_release(&s);
 
-	cfg_init(&c, kv, 5);
+	cfg_init(&c, kv, 6);
 	assert_int_equal(rhv_settings_from_config(&c, &s, &err), VS_OK);
 	assert_int_equal(s.auth, RHV_AUTH_BASIC);
 	assert_int_equal(s.page_size, 50);
@@ -920,6 +922,7 @@ static void test_settings(void **state)
 	assert_int_equal(s.tags, 1);
 	assert_int_equal(s.force, 1);
 	assert_int_equal(s.delete_timeout_ms, 600000);
+	assert_int_equal(s.stop_recheck_after_ms, 0);
 	rhv_settings_release(&s);
 	rhv_settings_release(NULL);
 }
@@ -937,6 +940,9 @@ static void test_settings_errors(void **state)
 		 "rhv-lab: page_size must be 1-10000"},
 		{"tags", "yes", "rhv-lab: tags must be true or false"},
 		{"force", "1", "rhv-lab: force must be true or false"},
+		{"stop_recheck_after", "-1",
+		 "rhv-lab: stop_recheck_after must be a duration such as 30s, "
+		 "or 0"},
 		{"search", "name=ci-* page 2",
 		 "rhv-lab: search must be one line without a page clause "
 		 "(the listing adds its own)"},
