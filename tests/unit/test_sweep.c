@@ -55,6 +55,7 @@ struct fvm {
 	char name[32];
 	enum script script;
 	int k;
+	int off; /* listed powered off (else on) */
 	atomic_int removes, probes, looks;
 };
 
@@ -87,6 +88,8 @@ struct fprov {
 	atomic_int fan_calls[FAN_MAX];
 	atomic_int fan_in_flight, fan_max_in_flight;
 	size_t fan_order[FAN_MAX]; /* with one worker: the call order */
+	size_t remove_order[MAX_VMS]; /* with one worker: remove()'s order */
+	atomic_size_t remove_seq;
 	atomic_size_t fan_seq;
 	pthread_mutex_t fan_lock;
 	pthread_cond_t fan_cond;
@@ -250,7 +253,7 @@ static int fake_list(void *state, struct vs_http *http, struct vs_vm_list *out,
 		assert_non_null(vm->name);
 		vm->created = (int64_t)time(NULL) - 86400;
 		vm->age_source = VS_AGE_CREATED;
-		vm->power = VS_POWER_ON;
+		vm->power = p->vms[i].off ? VS_POWER_OFF : VS_POWER_ON;
 	}
 	return VS_OK;
 }
@@ -275,6 +278,8 @@ static int fake_remove(void *state, struct vs_http *http,
 	if (!v)
 		return vs_error_set(err, VS_EC_INTERNAL, 0, 0, "bad id");
 	atomic_fetch_add(&p->removes, 1);
+	p->remove_order[atomic_fetch_add(&p->remove_seq, 1) % MAX_VMS] =
+		(size_t)(v - p->vms);
 	now = atomic_fetch_add(&p->in_flight, 1) + 1;
 	max = atomic_load(&p->max_in_flight);
 	while (now > max &&
@@ -866,6 +871,31 @@ static void test_dry_run_probes_only(void **st)
 	free(text);
 	fclose(logf);
 	fclose(sum);
+	fx_release(&fx);
+}
+
+/*
+ * A real run sends the VMs listed running first (their way down is the
+ * longest), then the rest, each in plan order; a dry run probes in plan
+ * order.
+ */
+static void test_running_first(void **st)
+{
+	static const char *const ok[] = {"ok"};
+	static const size_t want[] = {1, 3, 4, 0, 2, 5};
+	struct fixture fx;
+	struct fprov *a;
+	size_t i;
+
+	(void)st;
+	a = add_prov("a", ok, 1, 6);
+	a->vms[0].off = a->vms[2].off = a->vms[5].off = 1;
+	fx_init(&fx, NULL);
+	fx.opts.workers = 1;
+	assert_int_equal(fx_run(&fx), VS_EXIT_OK);
+	assert_int_equal(atomic_load(&a->removes), 6);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(a->remove_order[i], want[i]);
 	fx_release(&fx);
 }
 
@@ -1504,6 +1534,7 @@ int main(void)
 		cmocka_unit_test(test_confirm_after_deadline),
 		cmocka_unit_test(test_retry_rounds),
 		cmocka_unit_test(test_dry_run_probes_only),
+		cmocka_unit_test(test_running_first),
 		cmocka_unit_test(test_concurrency_per_provider),
 		cmocka_unit_test(test_adaptive_concurrency),
 		cmocka_unit_test(test_gates),
