@@ -87,7 +87,7 @@ struct fprov {
 	int fan_meet;
 	atomic_int fan_calls[FAN_MAX];
 	atomic_int fan_in_flight, fan_max_in_flight;
-	size_t fan_order[FAN_MAX]; /* with one worker: the call order */
+	size_t fan_order[FAN_MAX];    /* with one worker: the call order */
 	size_t remove_order[MAX_VMS]; /* with one worker: remove()'s order */
 	atomic_size_t remove_seq;
 	atomic_size_t fan_seq;
