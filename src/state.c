@@ -230,8 +230,19 @@ static const char schema_v1[] =
 	" provider TEXT NOT NULL, vm_id TEXT NOT NULL, name TEXT NOT NULL,"
 	" reason TEXT, PRIMARY KEY (run_id, idx)) WITHOUT ROWID;";
 
+/*
+ * Version 2: no index on seen.last_seen.  Every listing moves each of
+ * its VMs in that index, which cost more than the rest of recording
+ * them; the prune reads the whole table instead, a few hundred
+ * instructions a record (docs/performance.md).
+ */
+static const char schema_v2[] = "DROP INDEX IF EXISTS seen_last;";
+
 /* Migrations: migrations[v] takes version v to v + 1. */
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
+		       VS_STATE_SCHEMA_VERSION,
+	       "a migration per schema version");
 
 static int user_version(struct vs_state *st, int *v, struct vs_error *err)
 {
@@ -517,62 +528,147 @@ const char *vs_state_path(const struct vs_state *st)
 /* ------------------------------------------------------------------ */
 /* First seen.                                                          */
 
-/* Record vms at now; first[i] gets VM i's first sighting. */
+static const char *vm_id_or_empty(const struct vs_vm *vm)
+{
+	return vm->id ? vm->id : "";
+}
+
 static int seen_order_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct vs_vm *items = ctx;
-	const char *x = items[*(const size_t *)a].id;
-	const char *y = items[*(const size_t *)b].id;
 
-	return strcmp(x ? x : "", y ? y : "");
+	return strcmp(vm_id_or_empty(&items[*(const size_t *)a]),
+		      vm_id_or_empty(&items[*(const size_t *)b]));
 }
 
+/* What recording a listed VM writes. */
+enum seen_op {
+	SEEN_KEEP,   /* nothing: recorded, last_seen not older than now */
+	SEEN_UPDATE, /* recorded: last_seen becomes now */
+	SEEN_INSERT, /* new: first_seen and last_seen are now */
+};
+
+/*
+ * Read the provider's records in key order (the primary key's BINARY
+ * collation orders bytes as strcmp does) and merge them with the
+ * listing, order[] being its indexes in id order: first[] gets each
+ * VM's first sighting, op[k] what recording order[k] writes.  A VM
+ * listed twice is written once.
+ */
+static int scan_seen(struct vs_state *st, sqlite3_stmt *sel,
+		     const struct vs_vm_list *vms, const size_t *order,
+		     int64_t now, int64_t *first, unsigned char *op,
+		     struct vs_error *err)
+{
+	const char *row = NULL, *prev = NULL;
+	int64_t row_first = 0, row_last = 0;
+	int rc = SQLITE_ROW;
+	size_t k;
+
+	for (k = 0; k < vms->n; k++) {
+		const char *id = vm_id_or_empty(&vms->items[order[k]]);
+
+		if (prev && strcmp(prev, id) == 0) {
+			first[order[k]] = first[order[k - 1]];
+			op[k] = SEEN_KEEP;
+			continue;
+		}
+		prev = id;
+		while (rc == SQLITE_ROW && (!row || strcmp(row, id) < 0)) {
+			rc = sqlite3_step(sel);
+			if (rc != SQLITE_ROW) {
+				row = NULL;
+				break;
+			}
+			row = (const char *)sqlite3_column_text(sel, 0);
+			row_first = sqlite3_column_int64(sel, 1);
+			row_last = sqlite3_column_int64(sel, 2);
+			if (!row)
+				return db_fail(err, st,
+					       "cannot read first-seen times");
+		}
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_fail(err, st, "cannot read first-seen times");
+		if (row && strcmp(row, id) == 0) {
+			first[order[k]] = row_first;
+			op[k] = row_last < now ? SEEN_UPDATE : SEEN_KEEP;
+		} else {
+			first[order[k]] = now;
+			op[k] = SEEN_INSERT;
+		}
+	}
+	return 0;
+}
+
+/* Record vms at now; first[i] gets VM i's first sighting. */
 static int record_seen(struct vs_state *st, const char *provider,
 		       const struct vs_vm_list *vms, int64_t now,
 		       int64_t *first, struct vs_error *err)
 {
-	static const char upsert[] =
+	/*
+	 * One ordered read of the provider's records, then a plain insert
+	 * or update per VM that needs one.  An upsert per VM with
+	 * RETURNING cost four times as many instructions: SQLite collects
+	 * RETURNING rows in a temporary table that each step opens and
+	 * closes (docs/performance.md).  The transaction holds the write
+	 * lock from BEGIN IMMEDIATE, so what the read finds stays true.
+	 */
+	static const char select[] =
+		"SELECT vm_id, first_seen, last_seen FROM seen "
+		"WHERE provider = ?1 ORDER BY vm_id";
+	static const char insert[] =
 		"INSERT INTO seen (provider, vm_id, first_seen, last_seen) "
-		"VALUES (?1, ?2, ?3, ?3) ON CONFLICT (provider, vm_id) DO "
-		"UPDATE SET last_seen = max(last_seen, excluded.last_seen) "
-		"RETURNING first_seen";
-	sqlite3_stmt *up = NULL, *prune = NULL;
+		"VALUES (?1, ?2, ?3, ?3)";
+	static const char update[] = "UPDATE seen SET last_seen = ?3 "
+				     "WHERE provider = ?1 AND vm_id = ?2";
+	sqlite3_stmt *sel = NULL, *ins = NULL, *upd = NULL, *prune = NULL;
 	size_t i, k, *order = NULL;
+	unsigned char *op = NULL;
 	int rc = VS_ERR;
 
 	/*
-	 * Upsert in id order: ids (UUIDs) come in no order, and a random
+	 * Write in id order: ids (UUIDs) come in no order, and a random
 	 * page of the table per row made SQLite spill its cache through
 	 * the WAL, seconds of writes for 100,000 VMs
 	 * (docs/performance.md).
 	 */
 	order = malloc((vms->n ? vms->n : 1) * sizeof(*order));
-	if (!order)
+	op = malloc(vms->n ? vms->n : 1);
+	if (!order || !op) {
+		free(order);
+		free(op);
 		return vs_error_set(err, VS_EC_INTERNAL, 0, 0,
 				    "state store: out of memory");
+	}
 	for (i = 0; i < vms->n; i++)
 		order[i] = i;
 	qsort_r(order, vms->n, sizeof(*order), seen_order_cmp, vms->items);
-	if (exec(st, "BEGIN IMMEDIATE", err)) {
-		free(order);
-		return VS_ERR;
-	}
-	if (prepare(st, upsert, &up, err) ||
+	if (exec(st, "BEGIN IMMEDIATE", err))
+		goto out;
+	if (prepare(st, select, &sel, err) || prepare(st, insert, &ins, err) ||
+	    prepare(st, update, &upd, err) ||
 	    prepare(st, "DELETE FROM seen WHERE last_seen < ?1", &prune, err))
 		goto out;
-	bind_text(up, 1, provider);
-	sqlite3_bind_int64(up, 3, now);
+	bind_text(sel, 1, provider);
+	if (scan_seen(st, sel, vms, order, now, first, op, err))
+		goto out;
+	sqlite3_reset(sel);
+	bind_text(ins, 1, provider);
+	sqlite3_bind_int64(ins, 3, now);
+	bind_text(upd, 1, provider);
+	sqlite3_bind_int64(upd, 3, now);
 	for (k = 0; k < vms->n; k++) {
-		i = order[k];
-		sqlite3_bind_text(up, 2,
-				  vms->items[i].id ? vms->items[i].id : "", -1,
-				  SQLITE_STATIC);
-		if (sqlite3_step(up) != SQLITE_ROW) {
+		sqlite3_stmt *s = op[k] == SEEN_INSERT ? ins : upd;
+
+		if (op[k] == SEEN_KEEP)
+			continue;
+		sqlite3_bind_text(s, 2, vm_id_or_empty(&vms->items[order[k]]),
+				  -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE) {
 			db_fail(err, st, "cannot record first-seen times");
 			goto out;
 		}
-		first[i] = sqlite3_column_int64(up, 0);
-		sqlite3_reset(up);
+		sqlite3_reset(s);
 	}
 	sqlite3_bind_int64(prune, 1, now - st->retention_ms / 1000);
 	if (sqlite3_step(prune) != SQLITE_DONE) {
@@ -583,9 +679,12 @@ static int record_seen(struct vs_state *st, const char *provider,
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(up);
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	sqlite3_finalize(upd);
 	sqlite3_finalize(prune);
 	free(order);
+	free(op);
 	if (rc)
 		rollback(st);
 	return rc;

@@ -59,7 +59,7 @@
 #include "provider.h"
 #include "report.h"
 
-#define VS_STATE_SCHEMA_VERSION 1
+#define VS_STATE_SCHEMA_VERSION 2
 #define VS_STATE_BATCH_ROWS	256
 #define VS_STATE_BATCH_DELAY_MS 50
 

@@ -318,6 +318,129 @@ static void test_prune(void **state)
 			 0);
 }
 
+/* A listing of the given ids, none with a creation time. */
+static void listing_of(struct vs_vm_list *l, const char *const *ids, size_t n)
+{
+	size_t i;
+
+	memset(l, 0, sizeof(*l));
+	for (i = 0; i < n; i++) {
+		struct vs_vm *vm = vs_vm_list_push(l);
+
+		vm->id = strdup(ids[i]);
+		vm->name = strdup(ids[i]);
+	}
+}
+
+static long long last_seen_of(const char *provider, const char *id)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT last_seen FROM seen WHERE provider = '%s' AND "
+		 "vm_id = '%s'",
+		 provider, id);
+	return peek(sql);
+}
+
+static void test_first_seen_merge(void **state)
+{
+	static const char *const before[] = {"c", "a", "e", "g"};
+	static const char *const other[] = {"b", "d"};
+	/* Unordered, a VM twice, ids between and past the records. */
+	static const char *const ids[] = {"e", "b", "e", "a", "h", "f"};
+	static const int64_t want[] = {T0, T0 + 2 * HOUR, T0,
+				       T0, T0 + 2 * HOUR, T0 + 2 * HOUR};
+	struct vs_state *st;
+	struct vs_vm_list l;
+	size_t i;
+
+	(void)state;
+	st = must_open();
+	listing_of(&l, before, 4);
+	assert_int_equal(
+		vs_state_observe(st, "vc", VS_AGE_POLICY_AUTO, 0, &l, T0), 0);
+	vs_vm_list_release(&l);
+	/* Another provider's records of other ids are not ours. */
+	listing_of(&l, other, 2);
+	assert_int_equal(vs_state_observe(st, "vc0", VS_AGE_POLICY_AUTO, 0, &l,
+					  T0 + HOUR),
+			 0);
+	vs_vm_list_release(&l);
+
+	listing_of(&l, ids, 6);
+	assert_int_equal(vs_state_observe(st, "vc", VS_AGE_POLICY_AUTO, 0, &l,
+					  T0 + 2 * HOUR),
+			 0);
+	for (i = 0; i < l.n; i++) {
+		assert_int_equal(l.items[i].age_source, VS_AGE_FIRST_SEEN);
+		assert_int_equal(l.items[i].created, want[i]);
+	}
+	vs_vm_list_release(&l);
+
+	/* A clock gone back: first sightings and last_seen stay. */
+	listing_of(&l, ids, 2);
+	assert_int_equal(vs_state_observe(st, "vc", VS_AGE_POLICY_AUTO, 0, &l,
+					  T0 + HOUR),
+			 0);
+	assert_int_equal(l.items[0].created, T0);
+	assert_int_equal(l.items[1].created, T0 + 2 * HOUR);
+	vs_vm_list_release(&l);
+	/* An empty listing records nothing and still succeeds. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(vs_state_observe(st, "vc", VS_AGE_POLICY_AUTO, 0, &l,
+					  T0 + 3 * HOUR),
+			 0);
+	vs_state_free(st);
+
+	assert_int_equal(last_seen_of("vc", "e"), T0 + 2 * HOUR);
+	assert_int_equal(last_seen_of("vc", "b"), T0 + 2 * HOUR);
+	assert_int_equal(last_seen_of("vc", "c"), T0);
+	assert_int_equal(last_seen_of("vc0", "b"), T0 + HOUR);
+	assert_int_equal(peek("SELECT first_seen FROM seen WHERE provider = "
+			      "'vc0' AND vm_id = 'b'"),
+			 T0 + HOUR);
+	assert_int_equal(peek("SELECT count(*) FROM seen"), 9);
+}
+
+/* A version 1 store: the same tables and an index on seen.last_seen. */
+static void test_migrate_v1(void **state)
+{
+	static const char *const ids[] = {"vm-0", "vm-1"};
+	struct vs_state *st;
+	struct vs_vm_list l;
+	sqlite3 *c;
+
+	(void)state;
+	st = must_open();
+	vs_state_free(st);
+	assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			c,
+			"CREATE INDEX seen_last ON seen (last_seen);"
+			"INSERT INTO seen VALUES ('vc', 'vm-0', 1893452400,"
+			" 1893452400);"
+			"PRAGMA user_version = 1",
+			NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(c);
+
+	st = must_open();
+	assert_int_equal(peek("PRAGMA user_version"), 2);
+	assert_int_equal(peek("SELECT count(*) FROM sqlite_master WHERE "
+			      "name = 'seen_last'"),
+			 0);
+	listing_of(&l, ids, 2);
+	assert_int_equal(
+		vs_state_observe(st, "vc", VS_AGE_POLICY_AUTO, 0, &l, T0), 0);
+	assert_int_equal(l.items[0].created, T0 - HOUR);
+	assert_int_equal(l.items[1].created, T0);
+	vs_vm_list_release(&l);
+	vs_state_free(st);
+	assert_int_equal(last_seen_of("vc", "vm-0"), T0);
+}
+
 /* ------------------------------------------------------------------ */
 /* The journal.                                                         */
 
@@ -642,6 +765,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_corrupt_is_refused_and_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_seen_merge, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_killed_run_rebuilt, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_failing_runs_and_history,
