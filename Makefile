@@ -287,9 +287,12 @@ demo: deps
 	$(MAKE) -j$(NPROC) all
 	tests/demo.sh
 
+# Three runs of each scenario: the table shows medians (BENCH_ARGS to
+# change, e.g. make bench BENCH_ARGS="--only b --repeat 5").
+BENCH_ARGS ?= --repeat 3
 bench: deps
 	$(MAKE) all
-	tests/bench/run.sh
+	tests/bench/run.sh $(BENCH_ARGS)
 
 conformance: deps
 	$(MAKE) all

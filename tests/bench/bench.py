@@ -18,6 +18,12 @@ reads:
             many of them were TLS handshakes; auth is the number of
             logins (the first one included)
 
+With --repeat N each scenario runs N times, every time against fresh
+simulators; the table shows the median of each timed figure (wall,
+phase, cpu, sim cpu, RSS) and, in "phase/bd range", the lowest and
+highest ratio.  Request and connection counts are the first run's (they
+do not change from run to run).
+
 Nothing here asserts: a benchmark reports, docs/performance.md holds the
 targets.  Standard library only.
 """
@@ -298,6 +304,11 @@ def scenarios(scale):
                        "vmware": n(1000)},
          "workers": 64, "latency": 20, "tls": True, "command": run,
          "vi_json": "auto", "journal": False},
+        {"name": "bh", "title": "(b) over plain HTTP",
+         "inventory": {"osp": n(1000), "rhv": n(1000),
+                       "vmware": n(1000)},
+         "workers": 64, "latency": 20, "command": run,
+         "vi_json": "auto"},
         {"name": "c-osp", "title": "list osp, nothing selected",
          "inventory": {"osp": n(100000)}, "workers": 64, "latency": 20,
          "command": run, "rules": none},
@@ -316,11 +327,39 @@ def scenarios(scale):
     ]
 
 
+# The figures that move from run to run; --repeat reports their medians.
+TIMED = ("wall", "phase", "cpu", "user", "sys", "sim_cpu", "rss_kib")
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
+
+
+def combine(runs):
+    """One result from several runs of a scenario: the first run's counts,
+    the medians of the timed figures, every run's figures under "runs"."""
+    r = dict(runs[0])
+    for k in TIMED:
+        vals = [x[k] for x in runs if x.get(k) is not None]
+        r[k] = median(vals) if vals else None
+    r["runs"] = [{k: x.get(k) for k in TIMED} for x in runs]
+    r["rc"] = max((x["rc"] for x in runs), key=abs)
+    ratios = [x["phase"] / x["bound"] for x in runs
+              if x.get("phase") and x.get("bound")]
+    r["ratio_range"] = (min(ratios), max(ratios)) if ratios else None
+    return r
+
+
 def fmt_table(results):
     head = ("scen", "VMs", "W", "L ms", "wall s", "phase s", "bound s",
             "phase/bd", "wall/bd", "cpu s", "cpu us/VM", "sim cpu s",
             "RSS MiB",
             "conns", "TLS hs", "auth")
+    ranged = any(len(r.get("runs", ())) > 1 for r in results)
+    if ranged:
+        head = head[:8] + ("phase/bd range",) + head[8:]
     rows = []
     for r in results:
         ps = r["providers"]
@@ -330,7 +369,7 @@ def fmt_table(results):
         auth = " ".join("%s:%d" % (p[:3], ps[p]["auth"]) for p in names)
         bound = r["bound"]
         phase = r["phase"]
-        rows.append((
+        row = (
             r["name"], str(r["vms"]), str(r["workers"]), str(r["latency"]),
             "%.2f" % r["wall"],
             "%.2f" % phase if phase is not None else "-",
@@ -339,7 +378,11 @@ def fmt_table(results):
             "%.2f" % (r["wall"] / bound) if bound else "-",
             "%.2f" % r["cpu"], "%.0f" % (r["cpu"] * 1e6 / r["vms"]),
             "%.2f" % r["sim_cpu"],
-            "%.1f" % (r["rss_kib"] / 1024.0), conns, tls, auth))
+            "%.1f" % (r["rss_kib"] / 1024.0), conns, tls, auth)
+        if ranged:
+            rr = r.get("ratio_range")
+            row = row[:8] + (("%.2f-%.2f" % rr) if rr else "-",) + row[8:]
+        rows.append(row)
     widths = [max(len(h), *(len(row[i]) for row in rows))
               for i, h in enumerate(head)]
     lines = [" | ".join(h.ljust(w) for h, w in zip(head, widths)),
@@ -354,13 +397,18 @@ def main():
     ap.add_argument("--root", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", ".."))
     ap.add_argument("--only", help="comma-separated scenario names "
-                    "(a, j, b, c-osp, c-rhv, c-vmware, d, v; c = all c-*)")
+                    "(a, j, b, bj, bh, c-osp, c-rhv, c-vmware, d, v; c = all c-*)")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply every inventory size (quick runs)")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directories")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each scenario N times; report the medians "
+                    "and the range of phase/bound (default 1)")
     a = ap.parse_args()
+    if a.repeat < 1:
+        sys.exit("bench: --repeat must be 1 or more")
     root = os.path.abspath(a.root)
     for f in ("build/vmsweep", "build/vmsweep-sim"):
         if not os.access(os.path.join(root, f), os.X_OK):
@@ -374,13 +422,19 @@ def main():
     for sc in scenarios(a.scale):
         if want and sc["name"] not in want:
             continue
-        print("bench: %s: %s ..." % (sc["name"], sc["title"]),
-              file=sys.stderr, flush=True)
-        r = run_scenario(root, sc, a.keep)
-        if r["rc"] != 0:
-            print("bench: %s: vmsweep exited %d:\n%s" % (
-                sc["name"], r["rc"], r.get("stderr", "")), file=sys.stderr)
-        results.append(r)
+        runs = []
+        for k in range(a.repeat):
+            print("bench: %s: %s ...%s" % (
+                sc["name"], sc["title"],
+                " (%d of %d)" % (k + 1, a.repeat) if a.repeat > 1 else ""),
+                file=sys.stderr, flush=True)
+            r = run_scenario(root, sc, a.keep)
+            if r["rc"] != 0:
+                print("bench: %s: vmsweep exited %d:\n%s" % (
+                    sc["name"], r["rc"], r.get("stderr", "")),
+                    file=sys.stderr)
+            runs.append(r)
+        results.append(combine(runs))
     print(fmt_table(results))
     print()
     for r in results:

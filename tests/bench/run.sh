@@ -4,7 +4,8 @@
 # in CPU and memory, and how many connections it opens.  The scenarios,
 # the bound and the columns are described in docs/performance.md.
 #
-#   tests/bench/run.sh [--only a,b,c,d,j,v] [--scale F] [--json FILE]
+#   tests/bench/run.sh [--only a,b,c,d,j,v] [--scale F] [--repeat N]
+#                      [--json FILE]
 #
 # Needs python3 (standard library only) and the build: make all certs.
 set -eu
