@@ -98,7 +98,11 @@ int vs_cli_check(struct vs_cli *cli, int argc, char **argv)
 			/* The message names the instance (provider.h). */
 			vs_cli_error("cannot open or list: %s: %s",
 				     vs_err_class_name(e->cls), e->message);
-			failed++;
+			/* The file is wrong, not the platform: exit 2. */
+			if (e->cls == VS_EC_CONFIG)
+				problems++;
+			else
+				failed++;
 		}
 		vs_sweep_free(s);
 	}

@@ -355,7 +355,7 @@ struct vs_sweep *vs_cli_plan_sweep(struct vs_cli *cli, struct vs_sweep_opts *so,
 		return NULL;
 	}
 	*rc = vs_sweep_inventory(s, &err);
-	if (*rc == VS_EXIT_PROVIDER) {
+	if (*rc == VS_EXIT_PROVIDER || *rc == VS_EXIT_USAGE) {
 		vs_cli_error("%s", err.message);
 		goto fail;
 	}

@@ -602,6 +602,21 @@ static int task_inventory(void *ctx, void *arg)
 	return rc;
 }
 
+/*
+ * Whether a provider failed on its configuration (a key the plugin
+ * refused at open, a clouds.yaml --strict refuses): the run's fault is
+ * then the file, exit 2, not the platform, exit 3.
+ */
+static int any_config_error(const struct vs_sweep *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_prov; i++)
+		if (!s->prov[i].ok && s->prov[i].error.cls == VS_EC_CONFIG)
+			return 1;
+	return 0;
+}
+
 int vs_sweep_inventory(struct vs_sweep *s, struct vs_error *err)
 {
 	struct sw_task *tasks = NULL;
@@ -638,20 +653,25 @@ int vs_sweep_inventory(struct vs_sweep *s, struct vs_error *err)
 	for (i = 0; i < s->n_prov; i++)
 		n_ok += s->prov[i].ok;
 	if (s->n_prov && n_ok == 0)
-		s->inventory_code = VS_EXIT_PROVIDER;
+		s->inventory_code = any_config_error(s) ? VS_EXIT_USAGE
+							: VS_EXIT_PROVIDER;
 	else if (n_ok < s->n_prov)
 		s->inventory_code = VS_EXIT_FAILED;
 	else
 		s->inventory_code = VS_EXIT_OK;
 done:
-	if (s->inventory_code == VS_EXIT_PROVIDER) {
+	if (s->inventory_code == VS_EXIT_PROVIDER ||
+	    s->inventory_code == VS_EXIT_USAGE) {
 		/* The message already names the instance (provider.h). */
 		if (s->n_prov == 1)
 			vs_error_set(err, s->prov[0].error.cls, 0, 0, "%s",
 				     s->prov[0].error.message);
 		else
-			vs_error_set(err, VS_EC_TRANSPORT, 0, 0,
-				     "none of the %zu providers could be %s",
+			vs_error_set(err,
+				     s->inventory_code == VS_EXIT_USAGE
+					     ? VS_EC_CONFIG
+					     : VS_EC_TRANSPORT,
+				     0, 0, "none of the %zu providers could be %s",
 				     s->n_prov,
 				     s->opts.open_only ? "opened" : "listed");
 	}
@@ -1558,11 +1578,11 @@ int vs_sweep_run(struct vs_sweep *s, struct vs_error *err)
 	}
 	s->report.created_ms = started;
 
-	if (inv_code == VS_EXIT_PROVIDER) {
+	if (inv_code == VS_EXIT_PROVIDER || inv_code == VS_EXIT_USAGE) {
 		finalize(s);
 		write_report(s);
 		print_summary(s, NULL);
-		return VS_EXIT_PROVIDER;
+		return inv_code;
 	}
 
 	gates = vs_sweep_check_gates(&s->report, s->cfg, 1, gate_msg,

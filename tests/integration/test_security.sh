@@ -265,14 +265,14 @@ check "clouds.yaml readable by others: one warning for two instances" \
 check "clouds.yaml warning: no secret in it" \
 	bash -c "! grep -qF -- '$PW' '$IT_TMP/err' '$IT_TMP/out'"
 vs --strict -c "$IT_TMP/clouds.yaml" check
-check "--strict: check fails on the clouds.yaml (exit 3)" [ "$RC" = 3 ]
+check "--strict: check fails on the clouds.yaml (exit 2)" [ "$RC" = 2 ]
 check "--strict: the error names osp-a, the file, its mode and the fix" \
 	grep -qF -- "config: osp-a: $clouds_msg" "$IT_TMP/err"
 check "--strict: and osp-b" grep -qF -- "config: osp-b: $clouds_msg" "$IT_TMP/err"
 check "--strict: the clouds.yaml error holds no secret" \
 	bash -c "! grep -qF -- '$PW' '$IT_TMP/err' '$IT_TMP/out'"
 vs --strict -c "$IT_TMP/clouds.yaml" run --yes --report "$IT_TMP/clouds-report.json"
-check "--strict: a run on it fails (exit 3)" [ "$RC" = 3 ]
+check "--strict: a run on it fails (exit 2)" [ "$RC" = 2 ]
 check "--strict: a run on it deletes nothing" [ "$(sim_vms osp)" = 5 ]
 chmod 600 "$IT_TMP/os/clouds.yaml"
 vs --strict -c "$IT_TMP/clouds.yaml" check

@@ -252,6 +252,16 @@ assert count('/stop', 'POST') == (6 if '$mode' == 'fresh' else 0), r
 "
 done
 
+# --- a key the plugin refuses: the file is wrong, not the engine (exit 2)
+rhv_config "$IT_TMP/badkey.yaml" "search: \"name=ci-* page 2\""
+sweep_rules "$IT_TMP/badkey.yaml"
+vs -c "$IT_TMP/badkey.yaml" run --yes --report "$IT_TMP/badkey.json"
+check "a refused key: run exits 2" [ "$RC" = 2 ]
+check "a refused key: one line naming the instance and the key" \
+	grep -q "rhv-sim: search must be one line without a page clause" "$IT_TMP/err"
+vs -c "$IT_TMP/badkey.yaml" check
+check "a refused key: check exits 2" [ "$RC" = 2 ]
+
 # --- a dead endpoint: exit 3, one clear line
 sweep_check_unreachable rhv-sim "$IT_TMP/err.yaml"
 
