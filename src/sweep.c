@@ -653,8 +653,8 @@ int vs_sweep_inventory(struct vs_sweep *s, struct vs_error *err)
 	for (i = 0; i < s->n_prov; i++)
 		n_ok += s->prov[i].ok;
 	if (s->n_prov && n_ok == 0)
-		s->inventory_code = any_config_error(s) ? VS_EXIT_USAGE
-							: VS_EXIT_PROVIDER;
+		s->inventory_code =
+			any_config_error(s) ? VS_EXIT_USAGE : VS_EXIT_PROVIDER;
 	else if (n_ok < s->n_prov)
 		s->inventory_code = VS_EXIT_FAILED;
 	else
@@ -671,7 +671,8 @@ done:
 				     s->inventory_code == VS_EXIT_USAGE
 					     ? VS_EC_CONFIG
 					     : VS_EC_TRANSPORT,
-				     0, 0, "none of the %zu providers could be %s",
+				     0, 0,
+				     "none of the %zu providers could be %s",
 				     s->n_prov,
 				     s->opts.open_only ? "opened" : "listed");
 	}
