@@ -13,11 +13,13 @@
  * to that host is warm); otherwise, or on its first task of a job, it
  * takes the eligible group with the fewest tasks running, ties going to
  * the group whose first task is earliest (a fair share across groups).
- * A pick looks at each group once, O(groups), and reads the limit
- * (limit_of) afresh each time, so a lowered or raised limit takes effect
- * at the next pick.  A full group is simply skipped, so it can never make
- * a free worker wait while another group has work; when one of its tasks
- * finishes a waiting worker is woken.  Without groups there is one
+ * A pick costs O(groups) and reads the limit (limit_of) afresh each
+ * time, so a lowered or raised limit takes effect at the next pick.
+ * Nothing wakes workers when a limit rises: a sleeping worker is woken
+ * (one per finished task of the group) when a task ends, which is as
+ * fast as the adaptive limit (aimd.c) grows anyway.  A full group is
+ * simply skipped, so it can never make a free worker wait while another
+ * group has work.  Without groups there is one
  * unlimited group and the pick is a plain FIFO.
  *
  * Nested maps (vs_pool_nested) come from inside a task: the task's

@@ -1334,27 +1334,64 @@ static int listed_running(const struct vs_report_vm *v)
 			 v->vm->power == VS_POWER_SUSPENDED);
 }
 
+/*
+ * The first round's order into idx; returns the count, or (size_t)-1
+ * when out of memory.  The plan's order, except that a real run moves
+ * each provider's last VMs not listed running (up to two per worker) to
+ * the end: a VM that runs needs a power-off before its delete, the
+ * longest way down, and a fan-out that ends on such chains leaves most
+ * workers idle while the last ones finish.  Everything else keeps its
+ * place, so failures meet the circuit breaker as the plan has them.  A
+ * dry run, all probes, keeps the plan order.
+ */
+static size_t first_round_order(struct vs_sweep *s, size_t *idx)
+{
+	size_t quota = 2 * (size_t)vs_pool_workers(s->pool), n = 0, i;
+	size_t *left = NULL;
+	unsigned char *late = NULL;
+
+	left = calloc(s->n_prov ? s->n_prov : 1, sizeof(*left));
+	late = calloc(s->report.n_vms ? s->report.n_vms : 1, 1);
+	if (!left || !late) {
+		free(left);
+		free(late);
+		return (size_t)-1;
+	}
+	for (i = 0; i < s->n_prov; i++)
+		left[i] = s->opts.dry_run ? 0 : quota;
+	for (i = s->report.n_vms; i-- > 0;) {
+		const struct vs_report_vm *v = &s->report.vms[i];
+
+		if (v->outcome != VS_OUT_NONE || listed_running(v) ||
+		    v->provider_index >= s->n_prov || !left[v->provider_index])
+			continue;
+		left[v->provider_index]--;
+		late[i] = 1;
+	}
+	for (i = 0; i < s->report.n_vms; i++)
+		if (s->report.vms[i].outcome == VS_OUT_NONE && !late[i])
+			idx[n++] = i;
+	for (i = 0; i < s->report.n_vms; i++)
+		if (late[i])
+			idx[n++] = i;
+	free(left);
+	free(late);
+	return n;
+}
+
 static int execute(struct vs_sweep *s)
 {
-	size_t *idx = NULL, n = 0, i;
-	int round, rc = VS_ERR, pass;
+	size_t *idx = NULL, n = 0;
+	int round, rc = VS_ERR;
 
 	idx = calloc(s->report.n_vms ? s->report.n_vms : 1, sizeof(*idx));
 	if (!idx)
 		return VS_ERR;
-	/*
-	 * A real run starts the VMs listed running first, each provider's
-	 * in plan order: their way down (a stop, then the DELETE) is the
-	 * longest, and a fan-out that ends on short tasks leaves its
-	 * workers idle for less time at the end.  A dry run keeps the plan
-	 * order.
-	 */
-	for (pass = s->opts.dry_run ? 1 : 0; pass < 2; pass++)
-		for (i = 0; i < s->report.n_vms; i++)
-			if (s->report.vms[i].outcome == VS_OUT_NONE &&
-			    (s->opts.dry_run ||
-			     listed_running(&s->report.vms[i]) == !pass))
-				idx[n++] = i;
+	n = first_round_order(s, idx);
+	if (n == (size_t)-1) {
+		free(idx);
+		return VS_ERR;
+	}
 	if (round_run(s, idx, n) != VS_OK)
 		goto out;
 	for (round = 1; round <= s->cfg->retry_rounds; round++) {

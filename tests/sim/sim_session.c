@@ -172,8 +172,12 @@ int sim_fault_parse(struct sim_opts *opts, const char *spec, char *err,
 	if (k < 0) {
 		snprintf(err, errsz,
 			 "unknown fault kind '%s' (500, 502, 503, 429, drop, "
-			 "hang, delete-error, delete-stuck)",
+			 "hang, delete-error, delete-stuck, protect-late)",
 			 kind);
+		return -1;
+	}
+	if (k == SIM_FAULT_PROTECT_LATE && p != SIM_RHV) {
+		snprintf(err, errsz, "fault kind protect-late is for rhv only");
 		return -1;
 	}
 	for (int i = 0; i < SIM_NPLATFORMS; i++)

@@ -875,26 +875,26 @@ static void test_dry_run_probes_only(void **st)
 }
 
 /*
- * A real run sends the VMs listed running first (their way down is the
- * longest), then the rest, each in plan order; a dry run probes in plan
- * order.
+ * A real run keeps the plan's order but for each provider's last VMs not
+ * listed running, two per worker, which go to the end (the fan-out ends
+ * on short deletes); with one worker: the last two powered-off VMs.
  */
-static void test_running_first(void **st)
+static void test_short_tasks_last(void **st)
 {
 	static const char *const ok[] = {"ok"};
-	static const size_t want[] = {1, 3, 4, 0, 2, 5};
+	static const size_t want[] = {0, 1, 3, 4, 6, 2, 5};
 	struct fixture fx;
 	struct fprov *a;
 	size_t i;
 
 	(void)st;
-	a = add_prov("a", ok, 1, 6);
+	a = add_prov("a", ok, 1, 7);
 	a->vms[0].off = a->vms[2].off = a->vms[5].off = 1;
 	fx_init(&fx, NULL);
 	fx.opts.workers = 1;
 	assert_int_equal(fx_run(&fx), VS_EXIT_OK);
-	assert_int_equal(atomic_load(&a->removes), 6);
-	for (i = 0; i < 6; i++)
+	assert_int_equal(atomic_load(&a->removes), 7);
+	for (i = 0; i < 7; i++)
 		assert_int_equal(a->remove_order[i], want[i]);
 	fx_release(&fx);
 }
@@ -1534,7 +1534,7 @@ int main(void)
 		cmocka_unit_test(test_confirm_after_deadline),
 		cmocka_unit_test(test_retry_rounds),
 		cmocka_unit_test(test_dry_run_probes_only),
-		cmocka_unit_test(test_running_first),
+		cmocka_unit_test(test_short_tasks_last),
 		cmocka_unit_test(test_concurrency_per_provider),
 		cmocka_unit_test(test_adaptive_concurrency),
 		cmocka_unit_test(test_gates),
