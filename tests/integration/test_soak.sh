@@ -26,31 +26,12 @@ sim_start --generate "vmware=$N,rhv=$N,osp=$N" --seed "$SEED" \
 	--session-ttl 300 --delete-polls 1 || exit 1
 
 cfg=$IT_TMP/cfg.yaml
-cat >"$cfg" <<EOF
-providers:
-  - name: vc-sim
-    type: vmware
-    url: $SIM_URL
-    username: admin@vsphere.local
-    password_env: VMSWEEP_IT_PASSWORD
-    max_concurrency: 8
-  - name: rhv-sim
-    type: rhv
-    url: $SIM_URL/ovirt-engine/api
-    username: admin@internal
-    password_env: VMSWEEP_IT_PASSWORD
-    tags: true
-    max_concurrency: 8
-  - name: osp-sim
-    type: osp
-    auth_url: $SIM_URL/identity
-    username: admin
-    password_env: VMSWEEP_IT_PASSWORD
-    project_name: admin
-    user_domain_name: Default
-    project_domain_name: Default
-    region: RegionOne
-    max_concurrency: 8
+{
+	echo "providers:"
+	vmware_entry
+	rhv_entry "tags: true"
+	osp_entry
+	cat <<EOF
 rules:
   - name: leftovers
     match: ["*"]
@@ -72,6 +53,7 @@ state:
 report:
   dir: $IT_TMP/reports
 EOF
+} >"$cfg"
 
 sim_get /_sim/state >"$IT_TMP/before.json"
 
